@@ -1,0 +1,163 @@
+# authd: the one build entry.
+#
+#   make deps    install build dependencies (Debian packages, mbedTLS 3.6)
+#   make         build authctl (and the daemon once it exists) into build/
+#   make test    unit tests under ASan+UBSan, CLI/integration tests, short fuzz runs
+#   make asan    build everything the tests use with ASan+UBSan (build/asan/)
+#   make fuzz    libFuzzer targets (clang), longer runs: FUZZ_SECONDS=300
+#   make bench   benchmarks (figures go to build/bench/ and the README)
+#   make dev     build and run the self-contained dev walkthrough
+#   make install PREFIX=/usr/local
+#
+# V=1 shows every command. Objects live under $(BUILD); -MMD -MP tracks headers.
+
+BUILD    ?= build
+DEPS_DIR ?= build/deps
+PREFIX   ?= /usr/local
+CC       ?= cc
+CLANG    ?= clang
+V        ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+say = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2);)
+
+# mbedTLS 3.6: a system copy when pkg-config finds one, else our own build.
+MBEDTLS_SYSTEM := $(shell pkg-config --atleast-version=3.6 mbedtls 2>/dev/null && echo yes)
+ifeq ($(MBEDTLS_SYSTEM),yes)
+MBEDTLS_CFLAGS := $(shell pkg-config --cflags mbedtls mbedx509 mbedcrypto)
+MBEDTLS_LIBS   := $(shell pkg-config --libs mbedtls mbedx509 mbedcrypto)
+MBEDTLS_STAMP  :=
+else
+MBEDTLS_PREFIX := $(DEPS_DIR)/mbedtls
+MBEDTLS_CFLAGS := -isystem $(MBEDTLS_PREFIX)/include \
+	-DMBEDTLS_USER_CONFIG_FILE='"$(CURDIR)/mk/mbedtls_config.h"'
+MBEDTLS_LIBS   := $(MBEDTLS_PREFIX)/lib/libmbedtls.a $(MBEDTLS_PREFIX)/lib/libmbedx509.a \
+	$(MBEDTLS_PREFIX)/lib/libmbedcrypto.a
+MBEDTLS_STAMP  := $(MBEDTLS_PREFIX)/.stamp
+endif
+
+PKGS := libsodium lmdb libuv yaml-0.1
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -llmdb -luv -lyaml)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-security -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings \
+	-Wimplicit-fallthrough -Wundef -Werror
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
+LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+OPT ?= -O2 -g
+
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
+ifeq ($(SAN),1)
+HARDEN := -fstack-protector-strong -fPIE
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDHARDEN += -fsanitize=address,undefined
+endif
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(HARDEN) $(OPT) $(MBEDTLS_CFLAGS) \
+	$(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(LDHARDEN) $(OPT) $(LDFLAGS)
+LIBS = $(MBEDTLS_LIBS) $(PKG_LIBS) -lpthread
+
+# Library code: everything but the programs' entry points.
+PROG_MAINS := authd/authctl.c authd/main.c
+LIB_SRCS   := $(wildcard certs/*.c policy/*.c) $(filter-out $(PROG_MAINS),$(wildcard authd/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libauthd.a
+
+PROGS := $(BUILD)/authctl $(if $(wildcard authd/main.c),$(BUILD)/authd)
+
+UNIT_SRCS  := $(wildcard tests/unit/*_test.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS  := $(wildcard tests/lib/*_tool.c bench/*_bench.c)
+TOOL_BINS  := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRCS)))
+
+FUZZ_SRCS  := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps test unit asan fuzz fuzz-build bench dev install check clean distclean
+all: $(PROGS) $(TOOL_BINS)
+
+deps:
+	$(Q)mk/deps.sh
+	$(Q)$(if $(MBEDTLS_STAMP),mk/mbedtls.sh $(DEPS_DIR),true)
+
+$(MBEDTLS_STAMP): mk/mbedtls.sh mk/mbedtls_config.h
+	$(Q)mk/mbedtls.sh $(DEPS_DIR)
+
+$(BUILD)/obj/%.o: %.c $(MBEDTLS_STAMP)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/obj/authd/%.o $(LIB)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/lib/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+$(BUILD)/tools/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+unit: $(UNIT_BINS)
+
+# The sanitizer build of every program the tests run.
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all unit
+
+# Fuzz targets are built with clang's libFuzzer; each harness compiles the
+# library sources it needs together with itself.
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all $(MBEDTLS_CFLAGS) $(PKG_CFLAGS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(MBEDTLS_STAMP)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $< $(LIB_SRCS) $(LIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(BUILD)/fuzz
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-build
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/run.sh
+
+dev: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) mk/dev.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+
+check:
+	scan-build --status-bugs $(MAKE) --no-print-directory BUILD=build/scan all
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/tools \
+		$(BUILD)/scan $(PROGS) $(LIB)
+
+distclean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

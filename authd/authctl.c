@@ -1,0 +1,67 @@
+/*
+ * authctl: the operator's command line for authd. Each command group lives
+ * in its own ctl_*.c file; this file only dispatches.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "authd/ctl.h"
+#include "certs/crypto.h"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "ca", ctl_ca_main, "trust domain CA: init, show, rotate, bundle, issue, verify" },
+};
+
+void
+ctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("authctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+ctl_wants_help(int argc, char **argv)
+{
+	return argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: authctl COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'authctl COMMAND --help' shows a command's options.\n"
+		   "exit codes: 0 ok, 1 denied/rejected, 2 usage or invalid input, 3 failure\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USAGE : CTL_OK;
+	}
+	if (certs_crypto_init() != 0) {
+		ctl_err("cannot initialise the crypto libraries");
+		return CTL_FAIL;
+	}
+	for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].main(argc - 1, argv + 1);
+	ctl_err("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return CTL_USAGE;
+}

@@ -1,0 +1,182 @@
+/*
+ * util.c: memory wiping and whole-file I/O shared by every part of authd.
+ */
+#include "authd/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+void
+util_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		sodium_memzero(p, len);
+}
+
+void
+util_free_wiped(void *p, size_t len)
+{
+	util_wipe(p, len);
+	free(p);
+}
+
+int
+util_read_file(const char *path, size_t max, uint8_t **out, size_t *outlen)
+{
+	uint8_t *data = NULL;
+	size_t len = 0, cap = 0;
+	int fd, err = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			uint8_t *nd;
+
+			if (cap > max) {
+				err = -EFBIG;
+				goto out;
+			}
+			/* Grow by copy so a secret never sits in a freed realloc block. */
+			nd = malloc(ncap + 1);
+			if (nd == NULL) {
+				err = -ENOMEM;
+				goto out;
+			}
+			if (len > 0)
+				memcpy(nd, data, len);
+			util_free_wiped(data, cap);
+			data = nd;
+			cap = ncap;
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			err = -EFBIG;
+			goto out;
+		}
+	}
+	data[len] = '\0';
+	*out = data;
+	*outlen = len;
+	data = NULL;
+out:
+	util_free_wiped(data, cap);
+	close(fd);
+	return err;
+}
+
+int
+util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const uint8_t *p = data;
+	int fd = -1, dfd = -1, err = 0;
+
+	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) != 0 ||
+	    util_snprintf(dir, sizeof(dir), "%s", path) != 0)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	/* The umask must not widen or narrow what the caller asked for. */
+	if (fchmod(fd, mode) != 0) {
+		err = -errno;
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) != 0) {
+		err = -errno;
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		err = -errno;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		err = -errno;
+		goto out;
+	}
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return err;
+}
+
+int
+util_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+util_mkdir_p(const char *dir, unsigned mode)
+{
+	char p[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(p))
+		return len == 0 ? -EINVAL : -ENAMETOOLONG;
+	memcpy(p, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST)
+			return -errno;
+		p[i] = i == len ? '\0' : '/';
+	}
+	return 0;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install what authd's build, tests and benchmarks need from Debian's apt
+# archive. Only missing packages are installed; nothing is done when all are
+# present. Each package is listed with the reason it is needed.
+set -euo pipefail
+
+pkgs=(
+	build-essential	# cc, make
+	pkg-config	# finds the libraries below
+	cmake		# builds mbedTLS 3.6 from source
+	dpkg-dev	# dpkg-source unpacks the mbedTLS source package
+	clang		# libFuzzer fuzz targets
+	libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang
+	libsodium-dev	# randomness, key sealing, Ed25519, memzero
+	liblmdb-dev	# the policy store
+	lmdb-utils	# mdb_stat/mdb_dump in tests
+	libuv1-dev	# the daemon's event loop
+	libyaml-dev	# policy and config files
+	openssl		# independent checks of what we issue; test peers
+	python3-cryptography # a second X.509 parser in tests
+	curl		# a real mesh client in tests
+	iproute2	# network namespaces in tests
+	ca-certificates
+)
+names=()
+for p in "${pkgs[@]}"; do
+	names+=("${p%%[[:space:]]*}")
+done
+
+missing=()
+for p in "${names[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages: ${missing[*]}" >&2
+	echo "deps: run 'sudo make deps' or install them with apt-get" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
