@@ -137,7 +137,7 @@ parse_opts(int argc, char **argv, struct ca_opts *o)
 		o->dir = CA_DIR_DEFAULT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", ca_long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", ca_long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DIR: o->dir = optarg; break;
 		case OPT_TD: o->td = optarg; break;
