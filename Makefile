@@ -5,7 +5,7 @@
 #   make test    unit tests under ASan+UBSan, CLI/integration tests, short fuzz runs
 #   make asan    build everything the tests use with ASan+UBSan (build/asan/)
 #   make fuzz    libFuzzer targets (clang), longer runs: FUZZ_SECONDS=300
-#   make bench   benchmarks (figures go to build/bench/ and the README)
+#   make bench   benchmarks (figures go to build/bench/; the README quotes them)
 #   make dev     build and run the self-contained dev walkthrough
 #   make install PREFIX=/usr/local
 #
@@ -58,10 +58,14 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(HARDEN) $(OPT) $(MBEDTLS_CFLAG
 ALL_LDFLAGS = $(LDHARDEN) $(OPT) $(LDFLAGS)
 LIBS = $(MBEDTLS_LIBS) $(PKG_LIBS) -lpthread
 
-# Library code: everything but the programs' entry points.
+# Library code: everything but the programs' entry points and the CLI's
+# command files (authd/ctl_*.c), which only authctl links.
 PROG_MAINS := authd/authctl.c authd/main.c
-LIB_SRCS   := $(wildcard certs/*.c policy/*.c) $(filter-out $(PROG_MAINS),$(wildcard authd/*.c))
+CTL_SRCS   := $(wildcard authd/ctl_*.c)
+LIB_SRCS   := $(wildcard certs/*.c policy/*.c) \
+	$(filter-out $(PROG_MAINS) $(CTL_SRCS),$(wildcard authd/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CTL_OBJS   := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libauthd.a
 
 PROGS := $(BUILD)/authctl $(if $(wildcard authd/main.c),$(BUILD)/authd)
@@ -74,6 +78,9 @@ TOOL_BINS  := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRCS)))
 FUZZ_SRCS  := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 300
+
+# Keep objects make would otherwise treat as intermediate and delete.
+.SECONDARY:
 
 .PHONY: all deps test unit asan fuzz fuzz-build bench dev install check clean distclean
 all: $(PROGS) $(TOOL_BINS)
@@ -94,7 +101,11 @@ $(LIB): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%: $(BUILD)/obj/authd/%.o $(LIB)
+$(BUILD)/authctl: $(BUILD)/obj/authd/authctl.o $(CTL_OBJS) $(LIB)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(CTL_OBJS) $(LIB) $(LIBS) -o $@
+
+$(BUILD)/authd: $(BUILD)/obj/authd/main.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
 

@@ -19,20 +19,10 @@ struct certs_bundle {
 	size_t count;
 };
 
-static int
-is_pem(const uint8_t *data, size_t len)
-{
-	static const char tag[] = "-----BEGIN";
-
-	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
-		if (memcmp(data + i, tag, sizeof(tag) - 1) == 0)
-			return 1;
-	return 0;
-}
-
 /*
- * Parse data (PEM or one DER certificate) into a fresh chain in *out, which
- * the caller has initialised; every certificate must be a trust anchor.
+ * Parse data (PEM, or one or more concatenated DER certificates) into a
+ * fresh chain in *out, which the caller has initialised. Every certificate
+ * must be a trust anchor, and none may appear twice.
  */
 static int
 parse_anchors(const uint8_t *data, size_t len, mbedtls_x509_crt *out, size_t *count)
@@ -47,7 +37,7 @@ parse_anchors(const uint8_t *data, size_t len, mbedtls_x509_crt *out, size_t *co
 		return CERTS_E_TOO_BIG;
 	if (len == 0)
 		return CERTS_E_PEM;
-	if (is_pem(data, len)) {
+	if (certs__is_pem(data, len)) {
 		/* mbedTLS reads PEM only from a NUL-terminated buffer. */
 		copy = malloc(len + 1);
 		if (copy == NULL)
@@ -55,21 +45,31 @@ parse_anchors(const uint8_t *data, size_t len, mbedtls_x509_crt *out, size_t *co
 		memcpy(copy, data, len);
 		copy[len] = '\0';
 		ret = mbedtls_x509_crt_parse(out, copy, len + 1);
+		if (ret != 0)
+			err = ret > 0 ? CERTS_E_PEM : certs__parse_err(ret);
 	} else {
-		ret = mbedtls_x509_crt_parse_der(out, data, len);
+		err = certs__parse_der_chain(out, data, len, CERTS_BUNDLE_MAX_ANCHORS);
+		if (err == CERTS_E_CHAIN_TOO_LONG)
+			err = CERTS_E_TOO_BIG;
 	}
-	if (ret != 0) {
-		err = ret > 0 ? CERTS_E_PEM : certs__parse_err(ret);
+	if (err != 0)
 		goto out;
-	}
 	for (c = out; c != NULL && c->raw.p != NULL; c = c->next) {
+		const mbedtls_x509_crt *d;
+
 		if (!c->MBEDTLS_PRIVATE(ca_istrue) || !certs__self_signed(c)) {
 			err = CERTS_E_BUNDLE_NOT_ANCHOR;
 			goto out;
 		}
+		for (d = out; d != c; d = d->next) {
+			if (d->raw.len == c->raw.len && memcmp(d->raw.p, c->raw.p, c->raw.len) == 0) {
+				err = CERTS_E_BUNDLE_DUP;
+				goto out;
+			}
+		}
 		n++;
 	}
-	if (n == 0)
+	if (n == 0 || (copy != NULL && certs__pem_cert_blocks(copy, len) != n))
 		err = CERTS_E_PEM;
 	else if (n > CERTS_BUNDLE_MAX_ANCHORS)
 		err = CERTS_E_TOO_BIG;

@@ -375,8 +375,10 @@ certs_ca_init(const char *dir, const char *td, const struct certs_ca_params *p)
 	err = util_mkdir_p(dir, 0700);
 	if (err != 0)
 		goto out;
-	if (file_exists(dir, CERTS_CA_ROOT_CRT) || file_exists(dir, CERTS_CA_ISSUER_CRT) ||
-	    file_exists(dir, CERTS_CA_BUNDLE)) {
+	/* Any CA file, keys included, means a CA (or its remains) is there. */
+	if (file_exists(dir, CERTS_CA_ROOT_CRT) || file_exists(dir, CERTS_CA_ROOT_KEY) ||
+	    file_exists(dir, CERTS_CA_ISSUER_CRT) || file_exists(dir, CERTS_CA_ISSUER_KEY) ||
+	    file_exists(dir, CERTS_CA_ISSUER_KEY_SEALED) || file_exists(dir, CERTS_CA_BUNDLE)) {
 		err = CERTS_E_EXISTS;
 		goto out;
 	}
@@ -384,7 +386,7 @@ certs_ca_init(const char *dir, const char *td, const struct certs_ca_params *p)
 	if (err != 0)
 		goto out;
 	wrote = 1;
-	err = write_key(dir, CERTS_CA_ROOT_KEY, &root_key, NULL);
+	err = write_key(dir, CERTS_CA_ROOT_KEY, &root_key, p->seal_key);
 	if (err == 0)
 		err = write_cert_pem(dir, CERTS_CA_ROOT_CRT, root.raw.p, root.raw.len);
 	if (err == 0)
@@ -446,10 +448,25 @@ certs_ca_rotate(const char *dir, bool new_root, const struct certs_ca_params *p)
 	if ((err = check_ttl(&root_ttl, CERTS_ROOT_TTL_DEFAULT)) != 0 ||
 	    (err = check_ttl(&issuer_ttl, CERTS_ISSUER_TTL_DEFAULT)) != 0)
 		goto out;
-	/* A sealed issuer key stays sealed: never write it out in the clear. */
-	if (sealed && p->seal_key == NULL) {
-		err = CERTS_E_SEAL_FORMAT;
-		goto out;
+	/*
+	 * A sealed issuer key stays sealed: never write it out in the clear. And
+	 * the seal key must open the current one, or a mistyped key would
+	 * re-seal the CA under a key nobody else holds.
+	 */
+	if (sealed) {
+		if (p->seal_key == NULL) {
+			err = CERTS_E_SEAL_FORMAT;
+			goto out;
+		}
+		mbedtls_pk_context current;
+
+		mbedtls_pk_init(&current);
+		err = path_join(path, sizeof(path), dir, CERTS_CA_ISSUER_KEY_SEALED);
+		if (err == 0)
+			err = certs__key_load(path, p->seal_key, &current);
+		mbedtls_pk_free(&current);
+		if (err != 0)
+			goto out;
 	}
 	err = load_cert(dir, CERTS_CA_ROOT_CRT, &root);
 	if (err != 0)
@@ -477,13 +494,13 @@ certs_ca_rotate(const char *dir, bool new_root, const struct certs_ca_params *p)
 		if (err == 0)
 			err = write_bundle(dir, b);
 		if (err == 0)
-			err = write_key(dir, CERTS_CA_ROOT_KEY, &root_key, NULL);
+			err = write_key(dir, CERTS_CA_ROOT_KEY, &root_key, p->seal_key);
 		if (err == 0)
 			err = write_cert_pem(dir, CERTS_CA_ROOT_CRT, root.raw.p, root.raw.len);
 	} else {
 		err = path_join(path, sizeof(path), dir, CERTS_CA_ROOT_KEY);
 		if (err == 0)
-			err = certs__key_load(path, NULL, &root_key);
+			err = certs__key_load(path, p->seal_key, &root_key);
 		if (err == -ENOENT)
 			err = CERTS_E_NO_ROOT_KEY;
 		if (err == 0 && mbedtls_pk_check_pair(&root.pk, &root_key, certs_rng, NULL) != 0)

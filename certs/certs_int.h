@@ -37,4 +37,22 @@ int certs__key_load(const char *path, const uint8_t *seal_key, mbedtls_pk_contex
 /* The chain's certificates as concatenated PEM in a new NUL-terminated buffer. */
 int certs__chain_pem(const mbedtls_x509_crt *chain, char **out, size_t *outlen) AD_MUST_CHECK;
 
+/* Whether data holds a PEM block ("-----BEGIN" anywhere in it). */
+int certs__is_pem(const uint8_t *data, size_t len);
+
+/*
+ * How many certificate PEM blocks data begins. mbedTLS stops quietly at a
+ * BEGIN line with no END line, so callers compare this with what it parsed
+ * to catch a truncated last certificate.
+ */
+size_t certs__pem_cert_blocks(const uint8_t *data, size_t len);
+
+/*
+ * Append one or more concatenated DER certificates to chain. Returns 0,
+ * CERTS_E_PEM (not DER certificates, or none), CERTS_E_NOMEM, or
+ * CERTS_E_CHAIN_TOO_LONG when there are more than max.
+ */
+int certs__parse_der_chain(mbedtls_x509_crt *chain, const uint8_t *data, size_t len,
+    size_t max) AD_MUST_CHECK;
+
 #endif

@@ -190,3 +190,52 @@ certs__chain_pem(const mbedtls_x509_crt *chain, char **out, size_t *outlen)
 	*outlen = used;
 	return 0;
 }
+
+int
+certs__is_pem(const uint8_t *data, size_t len)
+{
+	static const char tag[] = "-----BEGIN";
+
+	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
+		if (memcmp(data + i, tag, sizeof(tag) - 1) == 0)
+			return 1;
+	return 0;
+}
+
+size_t
+certs__pem_cert_blocks(const uint8_t *data, size_t len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	size_t n = 0;
+
+	for (size_t i = 0; i + sizeof(begin) - 1 <= len; i++)
+		if (memcmp(data + i, begin, sizeof(begin) - 1) == 0)
+			n++;
+	return n;
+}
+
+int
+certs__parse_der_chain(mbedtls_x509_crt *chain, const uint8_t *data, size_t len, size_t max)
+{
+	const uint8_t *p = data, *end = data + len;
+	size_t n = 0;
+
+	while (p < end) {
+		unsigned char *q = (unsigned char *)(uintptr_t)p;
+		size_t body;
+		int ret;
+
+		if (n == max)
+			return CERTS_E_CHAIN_TOO_LONG;
+		if (mbedtls_asn1_get_tag(&q, end, &body,
+			MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return CERTS_E_PEM;
+		body += (size_t)(q - p);
+		ret = mbedtls_x509_crt_parse_der(chain, p, body);
+		if (ret != 0)
+			return certs__parse_err(ret);
+		p += body;
+		n++;
+	}
+	return n == 0 ? CERTS_E_PEM : 0;
+}

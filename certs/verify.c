@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/asn1.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
@@ -201,31 +200,6 @@ certs_verify_chain(const struct certs_bundle *bundle, const char *td,
 	return err;
 }
 
-/* Parse one or more concatenated DER certificates. */
-static int
-parse_der_chain(mbedtls_x509_crt *chain, const uint8_t *data, size_t len)
-{
-	const uint8_t *p = data, *end = data + len;
-	size_t n = 0;
-
-	while (p < end) {
-		unsigned char *q = (unsigned char *)(uintptr_t)p;
-		size_t body;
-
-		if (n == CERTS_CHAIN_MAX)
-			return CERTS_E_CHAIN_TOO_LONG;
-		if (mbedtls_asn1_get_tag(&q, end, &body,
-			MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-			return CERTS_E_MALFORMED;
-		body += (size_t)(q - p);
-		if (mbedtls_x509_crt_parse_der(chain, p, body) != 0)
-			return CERTS_E_MALFORMED;
-		p += body;
-		n++;
-	}
-	return n == 0 ? CERTS_E_NO_CHAIN : 0;
-}
-
 int
 certs_verify_pem(const struct certs_bundle *bundle, const char *td, const uint8_t *data,
     size_t len, int64_t now, enum certs_role role, struct spiffe_id *id)
@@ -239,7 +213,7 @@ certs_verify_pem(const struct certs_bundle *bundle, const char *td, const uint8_
 	if (len > CERTS_CHAIN_MAX_BYTES)
 		return CERTS_E_TOO_BIG;
 	mbedtls_x509_crt_init(&chain);
-	if (len > 10 && memcmp(data, "-----BEGIN", 10) == 0) {
+	if (certs__is_pem(data, len)) {
 		const mbedtls_x509_crt *c;
 		size_t n = 0;
 
@@ -256,12 +230,18 @@ certs_verify_pem(const struct certs_bundle *bundle, const char *td, const uint8_
 		}
 		for (c = &chain; c != NULL && c->raw.p != NULL; c = c->next)
 			n++;
+		if (certs__pem_cert_blocks(data, len) != n) {
+			err = CERTS_E_MALFORMED;
+			goto out;
+		}
 		if (n > CERTS_CHAIN_MAX) {
 			err = CERTS_E_CHAIN_TOO_LONG;
 			goto out;
 		}
 	} else {
-		err = parse_der_chain(&chain, data, len);
+		err = certs__parse_der_chain(&chain, data, len, CERTS_CHAIN_MAX);
+		if (err == CERTS_E_PEM)
+			err = len == 0 ? CERTS_E_NO_CHAIN : CERTS_E_MALFORMED;
 		if (err != 0)
 			goto out;
 	}

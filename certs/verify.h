@@ -30,7 +30,8 @@ enum certs_role {
 #define CERTS_CHAIN_MAX_BYTES (64 * 1024)
 
 /*
- * Verify chain (leaf first) against bundle for trust domain td at time now.
+ * Verify chain (leaf first) against bundle for trust domain td (canonical,
+ * lower case, as spiffe_td_parse writes it) at time now.
  * On success returns 0 and fills *id with the peer's SPIFFE ID. On failure
  * returns the reason: CERTS_E_NO_CHAIN, CERTS_E_EXPIRED, CERTS_E_NOT_YET_VALID,
  * CERTS_E_UNKNOWN_AUTHORITY, CERTS_E_BAD_SIGNATURE, CERTS_E_NO_URI_SAN,

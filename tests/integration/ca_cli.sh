@@ -138,7 +138,11 @@ printf 'short\n' >"$T/bad.key"
 check_exit "a malformed seal key file is a usage error" 2 \
 	$AUTHCTL ca issue --dir "$sca" --id spiffe://sealed.example/a --out "$T/s1" --seal-key "$T/bad.key"
 check "issue with the right seal key" $AUTHCTL ca issue --dir "$sca" --id spiffe://sealed.example/a --out "$T/s1" --seal-key "$T/seal.key"
+grep -q "PRIVATE KEY" "$sca/root.key" && fail "root key of a sealed CA is plain" || pass "root key is sealed too"
 check_exit "rotate of a sealed CA without the key is refused" 2 $AUTHCTL ca rotate --dir "$sca"
+before=$(sum "$sca")
+check_exit "rotate with a wrong seal key fails" 3 $AUTHCTL ca rotate --dir "$sca" --seal-key "$T/wrong.key"
+check_eq "rotate with a wrong seal key changed nothing" "$(sum "$sca")" "$before"
 check "rotate of a sealed CA with the key" $AUTHCTL ca rotate --dir "$sca" --seal-key "$T/seal.key"
 [ -f "$sca/issuer.key.sealed" ] && [ ! -e "$sca/issuer.key" ] && pass "rotated issuer key stays sealed" ||
 	fail "after rotate: $(ls "$sca")"

@@ -43,6 +43,8 @@ static const struct parse_case parse_cases[] = {
 	{ "36501d", -ERANGE, 0 },		/* one day over the bound */
 	{ "99999999999999d", -ERANGE, 0 },	/* would overflow if multiplied */
 	{ "999999999999999999999s", -ERANGE, 0 },
+	{ "18446744073709551706s", -ERANGE, 0 },	/* 2^64 + 90: must not wrap to 90 */
+	{ "000000000000090s", -ERANGE, 0 },	/* over 12 digits, even with leading zeros */
 };
 
 /* Every accepted form gives its exact number of seconds; every other form fails. */

@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# The benchmarks behind `make bench`. Each section measures one part of
+# authd, puts OpenSSL (or another reference) next to it on the same core,
+# prints a table and writes $BUILD/bench/SECTION.md and SECTION.json.
+#
+#   BUILD=build bench/run.sh            every section
+#   bench/run.sh certs                  one section (or several, in order)
+#
+#   BENCH_SECONDS=3   seconds per in-process measurement
+#   BENCH_N=200       iterations of each command-line loop
+#   BENCH_LOOP_MAX=15 seconds at most per command-line loop (stops early)
+#
+# Everything runs on CPU 0 (taskset -c 0; the C benchmarks pin themselves
+# with sched_setaffinity) so the figures are single-core and comparable.
+# Adding a section: write section_NAME (use md_header, json_machine,
+# cli_loop, per_sec, ratio) and add NAME to SECTIONS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+DEPS_DIR=${DEPS_DIR:-build/deps}
+OUT=$BUILD/bench
+BENCH_SECONDS=${BENCH_SECONDS:-3}
+BENCH_N=${BENCH_N:-200}
+BENCH_LOOP_MAX=${BENCH_LOOP_MAX:-15}
+CPU=0
+
+# Sections in the order they run; later benchmarks add theirs here.
+SECTIONS=(certs)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------- helpers
+
+# Pinning: PIN is prepended to every measured command.
+if taskset -c "$CPU" true 2>/dev/null; then
+	PIN=(taskset -c "$CPU")
+	PINNED="CPU $CPU (taskset -c $CPU; C benchmarks use sched_setaffinity)"
+else
+	PIN=()
+	PINNED="NOT pinned (taskset unavailable or CPU $CPU not allowed)"
+	echo "bench: warning: running unpinned" >&2
+fi
+
+# Monotonic-enough microseconds without forking (bash 5's EPOCHREALTIME).
+now_us() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	REPLY=$((10#$t))
+}
+
+# per_sec COUNT MICROSECONDS -> ops/s with one decimal.
+per_sec() {
+	awk -v n="$1" -v us="$2" 'BEGIN { printf "%.1f", (us > 0 ? n * 1e6 / us : 0) }'
+}
+
+# ratio A B -> A/B with three decimals ("n/a" when B is zero or empty).
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else printf "n/a" }'
+}
+
+# us_to_s MICROSECONDS -> seconds with three decimals.
+us_to_s() {
+	awk -v us="$1" 'BEGIN { printf "%.3f", us / 1e6 }'
+}
+
+# ms_per_op COUNT MICROSECONDS -> milliseconds per operation.
+ms_per_op() {
+	awk -v n="$1" -v us="$2" 'BEGIN { printf "%.2f", (n > 0 ? us / n / 1000 : 0) }'
+}
+
+# fmt NUMBER [DECIMALS] -> rounded for tables.
+fmt() {
+	awk -v x="$1" -v d="${2:-0}" 'BEGIN { printf "%.*f", d, x }'
+}
+
+json_str() {
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	printf '"%s"' "$s"
+}
+
+# cli_loop NAME FUNCTION: run FUNCTION (with the iteration number) BENCH_N
+# times, or until BENCH_LOOP_MAX seconds have passed, pinned to CPU. Sets
+# LOOP_COUNT and LOOP_US. The first failure aborts the run.
+cli_loop() {
+	local name=$1 fn=$2 i=0 t0 t1 max_us=$((BENCH_LOOP_MAX * 1000000))
+	now_us
+	t0=$REPLY
+	t1=$t0
+	while [ "$i" -lt "$BENCH_N" ]; do
+		"$fn" "$i" >"$TMP/loop.out" 2>&1 || {
+			cat "$TMP/loop.out" >&2
+			die "$name failed at iteration $i"
+		}
+		i=$((i + 1))
+		now_us
+		t1=$REPLY
+		[ $((t1 - t0)) -lt "$max_us" ] || break
+	done
+	LOOP_COUNT=$i
+	LOOP_US=$((t1 - t0))
+}
+
+# The machine, once per run.
+machine_info() {
+	NPROC=$(nproc 2>/dev/null || echo '?')
+	CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+	[ -n "$CPU_MODEL" ] || CPU_MODEL=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
+	[ -n "$CPU_MODEL" ] || CPU_MODEL=unknown
+	KERNEL=$(uname -srm)
+	local h
+	MBEDTLS_VERSION=unknown
+	for h in "$DEPS_DIR/mbedtls/include/mbedtls/build_info.h" /usr/include/mbedtls/build_info.h; do
+		if [ -r "$h" ]; then
+			MBEDTLS_VERSION=$(sed -nE 's/^#define MBEDTLS_VERSION_STRING[[:space:]]+"([^"]*)".*/\1/p' "$h")
+			break
+		fi
+	done
+	OPENSSL_VERSION=$(openssl version 2>/dev/null || echo unknown)
+	BENCH_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+}
+
+# md_header TITLE: the common header of a section's markdown.
+md_header() {
+	cat <<EOF
+# $1
+
+- date: $BENCH_DATE
+- machine: $NPROC CPUs, $CPU_MODEL
+- kernel: $KERNEL
+- mbedTLS: $MBEDTLS_VERSION
+- OpenSSL: $OPENSSL_VERSION
+- pinned: $PINNED
+EOF
+}
+
+json_machine() {
+	printf '{"nproc":%s,"cpu_model":%s,"kernel":%s,"mbedtls":%s,"openssl":%s,"pinned":%s,"date":%s}' \
+		"$(json_str "$NPROC")" "$(json_str "$CPU_MODEL")" "$(json_str "$KERNEL")" \
+		"$(json_str "$MBEDTLS_VERSION")" "$(json_str "$OPENSSL_VERSION")" \
+		"$(json_str "$PINNED")" "$(json_str "$BENCH_DATE")"
+}
+
+# ---------------------------------------------------------------- certs
+
+# certs_field JSON NAME FIELD: one number from certs_bench --json (one
+# operation per line).
+certs_field() {
+	sed -nE "/\"name\":\"$2\"/ s/.*\"$3\":([0-9.]+).*/\\1/p" <<<"$1"
+}
+
+section_certs() {
+	local bench=$BUILD/tools/certs_bench authctl=$BUILD/authctl
+	local td=bench.example.org id=spiffe://bench.example.org/ns/bench/sa/workload
+	local d=$TMP/certs lib speed sign verify
+	[ -x "$bench" ] || die "$bench missing: run 'make all' (or make bench)"
+	[ -x "$authctl" ] || die "$authctl missing: run 'make all'"
+	command -v openssl >/dev/null || die "openssl not found (make deps)"
+	mkdir -p "$d"
+
+	echo "== certs: library (certs_bench, ${BENCH_SECONDS}s per operation)" >&2
+	lib=$(timeout $((BENCH_SECONDS * 3 + 60)) "$bench" --seconds "$BENCH_SECONDS" --json) || die "certs_bench failed"
+
+	echo "== certs: openssl speed ecdsap256 (${BENCH_SECONDS}s sign + ${BENCH_SECONDS}s verify)" >&2
+	speed=$(timeout $((BENCH_SECONDS * 2 + 30)) "${PIN[@]}" openssl speed -mr -seconds "$BENCH_SECONDS" ecdsap256 2>/dev/null) ||
+		die "openssl speed failed"
+	# "+F4:<n>:256:<sign/s>:<verify/s>" (the F index varies across versions).
+	sign=$(awk -F: '/^\+F[0-9]+:/ && $3 == 256 { print $4; exit }' <<<"$speed")
+	verify=$(awk -F: '/^\+F[0-9]+:/ && $3 == 256 { print $5; exit }' <<<"$speed")
+	if [ -z "$sign" ] || [ -z "$verify" ]; then
+		die "cannot parse 'openssl speed -mr' output"
+	fi
+
+	# A CA made by authctl; its issuer key is plain PEM, which openssl reads.
+	"$authctl" ca init --dir "$d/ca" --trust-domain "$td" >/dev/null ||
+		die "authctl ca init failed"
+	"$authctl" ca issue --dir "$d/ca" --id "$id" --out "$d/svid" >/dev/null ||
+		die "authctl ca issue failed"
+	awk '/-----BEGIN/ { n++ } n == 1' "$d/svid/svid.pem" >"$d/leaf.pem"
+	# The same profile authd issues: URI SAN, leaf, digitalSignature, TLS EKUs.
+	cat >"$d/ext.cnf" <<EOF
+subjectAltName = URI:$id
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+	# Both verifiers must accept the chain before we time them.
+	"$authctl" ca verify --dir "$d/ca" --cert "$d/svid/svid.pem" --role client >/dev/null ||
+		die "authctl ca verify rejects its own SVID"
+	openssl verify -CAfile "$d/ca/bundle.pem" -untrusted "$d/ca/issuer.crt" \
+		-purpose sslclient "$d/leaf.pem" >/dev/null || die "openssl verify rejects the SVID"
+
+	# The timed operations (called through cli_loop).
+	# shellcheck disable=SC2317
+	op_authctl_issue() {
+		"${PIN[@]}" "$authctl" ca issue --dir "$d/ca" --id "$id" --out "$d/out"
+	}
+	# shellcheck disable=SC2317
+	op_openssl_issue() {
+		"${PIN[@]}" openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/o.key" -subj /O=authd |
+			"${PIN[@]}" openssl x509 -req -CA "$d/ca/issuer.crt" -CAkey "$d/ca/issuer.key" \
+				-days 1 -extfile "$d/ext.cnf" -out "$d/o.pem"
+	}
+	# shellcheck disable=SC2317
+	op_authctl_verify() {
+		"${PIN[@]}" "$authctl" ca verify --dir "$d/ca" --cert "$d/svid/svid.pem" --role client
+	}
+	# shellcheck disable=SC2317
+	op_openssl_verify() {
+		"${PIN[@]}" openssl verify -CAfile "$d/ca/bundle.pem" -untrusted "$d/ca/issuer.crt" \
+			-purpose sslclient "$d/leaf.pem"
+	}
+
+	echo "== certs: command-line loops (${BENCH_N} iterations, at most ${BENCH_LOOP_MAX}s each)" >&2
+	local c_ai u_ai c_oi u_oi c_av u_av c_ov u_ov
+	cli_loop "authctl ca issue" op_authctl_issue
+	c_ai=$LOOP_COUNT u_ai=$LOOP_US
+	cli_loop "openssl req | openssl x509 -req" op_openssl_issue
+	c_oi=$LOOP_COUNT u_oi=$LOOP_US
+	openssl verify -CAfile "$d/ca/bundle.pem" -untrusted "$d/ca/issuer.crt" -purpose sslclient \
+		"$d/o.pem" >/dev/null || die "the certificate openssl issued does not verify"
+	cli_loop "authctl ca verify" op_authctl_verify
+	c_av=$LOOP_COUNT u_av=$LOOP_US
+	cli_loop "openssl verify" op_openssl_verify
+	c_ov=$LOOP_COUNT u_ov=$LOOP_US
+
+	# Library level.
+	local l_issue l_sign l_verify o_issue o_verify2
+	l_issue=$(certs_field "$lib" svid_issue ops_per_sec)
+	l_sign=$(certs_field "$lib" ca_sign ops_per_sec)
+	l_verify=$(certs_field "$lib" verify_chain ops_per_sec)
+	if [ -z "$l_issue" ] || [ -z "$l_sign" ] || [ -z "$l_verify" ]; then
+		die "cannot parse certs_bench --json output"
+	fi
+	# Issuance is a key generation plus a signature; a P-256 key generation
+	# costs about one fixed-base multiplication, like a signature, so the
+	# OpenSSL estimate is sign/s / 2. A chain check is two ECDSA verifies
+	# (leaf by issuer, issuer by root).
+	o_issue=$(awk -v s="$sign" 'BEGIN { printf "%.1f", s / 2 }')
+	o_verify2=$(awk -v v="$verify" 'BEGIN { printf "%.1f", v / 2 }')
+
+	# Command-line level.
+	local s_ai s_oi s_av s_ov
+	s_ai=$(per_sec "$c_ai" "$u_ai")
+	s_oi=$(per_sec "$c_oi" "$u_oi")
+	s_av=$(per_sec "$c_av" "$u_av")
+	s_ov=$(per_sec "$c_ov" "$u_ov")
+
+	local md=$OUT/certs.md json=$OUT/certs.json
+	{
+		md_header "authd benchmarks: certs (X509-SVID issuance and verification)"
+		cat <<EOF
+
+## Library level: in process, one core
+
+authd: \`certs_bench\` (${BENCH_SECONDS} s per operation). OpenSSL: \`openssl speed -seconds ${BENCH_SECONDS} ecdsap256\`
+(raw: $(fmt "$sign" 1) sign/s, $(fmt "$verify" 1) verify/s). Ratio = authd / OpenSSL; below 1 means authd is slower.
+
+| operation | authd ops/s | p50 µs | p99 µs | OpenSSL reference | OpenSSL ops/s | authd / OpenSSL |
+|---|--:|--:|--:|---|--:|--:|
+| SVID issuance: P-256 keygen + sign (\`certs_svid_new\`) | $(fmt "$l_issue" 1) | $(fmt "$(certs_field "$lib" svid_issue p50_us)" 1) | $(fmt "$(certs_field "$lib" svid_issue p99_us)" 1) | ecdsap256 sign/s ÷ 2 (keygen ≈ one sign; estimate) | $(fmt "$o_issue" 1) | $(ratio "$l_issue" "$o_issue") |
+| signing only (\`certs_ca_sign\`) | $(fmt "$l_sign" 1) | $(fmt "$(certs_field "$lib" ca_sign p50_us)" 1) | $(fmt "$(certs_field "$lib" ca_sign p99_us)" 1) | ecdsap256 sign/s | $(fmt "$sign" 1) | $(ratio "$l_sign" "$sign") |
+| chain verification, role client (\`certs_verify_chain\`) | $(fmt "$l_verify" 1) | $(fmt "$(certs_field "$lib" verify_chain p50_us)" 1) | $(fmt "$(certs_field "$lib" verify_chain p99_us)" 1) | ecdsap256 verify/s ÷ 2 (two signatures per chain) | $(fmt "$o_verify2" 1) | $(ratio "$l_verify" "$o_verify2") |
+
+## Command line: one process per operation, ${BENCH_N} iterations
+
+Process start-up dominates these; they compare the tools as an operator uses them.
+
+| operation | authctl | ops/s | ms/op | OpenSSL | ops/s | ms/op | authd / OpenSSL |
+|---|---|--:|--:|---|--:|--:|--:|
+| issue an SVID | \`authctl ca issue\` (loads the CA, keygen, sign, writes key, chain, bundle; n=$c_ai) | $s_ai | $(ms_per_op "$c_ai" "$u_ai") | \`openssl req -newkey ec \| openssl x509 -req -CA\` (2 processes; n=$c_oi) | $s_oi | $(ms_per_op "$c_oi" "$u_oi") | $(ratio "$s_ai" "$s_oi") |
+| verify a chain | \`authctl ca verify --role client\` (n=$c_av) | $s_av | $(ms_per_op "$c_av" "$u_av") | \`openssl verify -CAfile -untrusted -purpose sslclient\` (n=$c_ov) | $s_ov | $(ms_per_op "$c_ov" "$u_ov") | $(ratio "$s_av" "$s_ov") |
+EOF
+	} >"$md"
+
+	{
+		printf '{"section":"certs","machine":%s,\n"library":%s,\n' "$(json_machine)" "$lib"
+		printf '"openssl_speed_ecdsap256":{"seconds":%s,"sign_per_sec":%s,"verify_per_sec":%s},\n' \
+			"$BENCH_SECONDS" "$sign" "$verify"
+		printf '"cli":{"iterations":%s,"max_seconds":%s,"ops":[\n' "$BENCH_N" "$BENCH_LOOP_MAX"
+		printf '{"name":"authctl_issue","count":%s,"seconds":%s,"ops_per_sec":%s},\n' \
+			"$c_ai" "$(us_to_s "$u_ai")" "$s_ai"
+		printf '{"name":"openssl_issue","count":%s,"seconds":%s,"ops_per_sec":%s},\n' \
+			"$c_oi" "$(us_to_s "$u_oi")" "$s_oi"
+		printf '{"name":"authctl_verify","count":%s,"seconds":%s,"ops_per_sec":%s},\n' \
+			"$c_av" "$(us_to_s "$u_av")" "$s_av"
+		printf '{"name":"openssl_verify","count":%s,"seconds":%s,"ops_per_sec":%s}\n]},\n' \
+			"$c_ov" "$(us_to_s "$u_ov")" "$s_ov"
+		printf '"ratios":{"issue_vs_sign_half":%s,"sign":%s,"verify_chain_vs_verify_half":%s,' \
+			"$(ratio "$l_issue" "$o_issue")" "$(ratio "$l_sign" "$sign")" \
+			"$(ratio "$l_verify" "$o_verify2")"
+		printf '"cli_issue":%s,"cli_verify":%s}}\n' "$(ratio "$s_ai" "$s_oi")" "$(ratio "$s_av" "$s_ov")"
+	} | sed 's/"n\/a"/null/g; s/:n\/a/:null/g' >"$json"
+
+	if command -v jq >/dev/null && ! jq empty "$json" 2>/dev/null; then
+		die "$json is not valid JSON (a bug in bench/run.sh)"
+	fi
+	cat "$md"
+	echo
+	echo "wrote $md and $json" >&2
+}
+
+# ---------------------------------------------------------------- main
+
+run=("$@")
+[ ${#run[@]} -gt 0 ] || run=("${SECTIONS[@]}")
+for s in "${run[@]}"; do
+	declare -F "section_$s" >/dev/null || die "no such section: $s (have: ${SECTIONS[*]})"
+done
+mkdir -p "$OUT"
+machine_info
+for s in "${run[@]}"; do
+	"section_$s"
+done
