@@ -254,10 +254,34 @@ fuzz_verify_pem(const uint8_t *data, size_t size, enum certs_role role)
 
 /*
  * Parse data into chain as a TLS stack would hand it over: PEM (when it
- * starts like PEM, as certs_verify_pem decides) or concatenated DER, keeping
+ * holds a PEM header, as certs_verify_pem decides) or concatenated DER, keeping
  * whatever parses. *clean: every byte parsed as certificates, so
  * certs_verify_pem builds the very same chain unless there are too many.
  */
+static size_t
+chain_len(const mbedtls_x509_crt *chain)
+{
+	size_t n = 0;
+
+	for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.p != NULL; c = c->next)
+		n++;
+	return n;
+}
+
+static size_t
+pem_blocks(const uint8_t *data, size_t size)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const uint8_t *p = data, *end = data + size, *hit;
+	size_t n = 0;
+
+	while ((hit = memmem(p, (size_t)(end - p), begin, sizeof(begin) - 1)) != NULL) {
+		n++;
+		p = hit + sizeof(begin) - 1;
+	}
+	return n;
+}
+
 static size_t
 parse_lenient(const uint8_t *data, size_t size, mbedtls_x509_crt *chain, bool *clean)
 {
@@ -265,7 +289,7 @@ parse_lenient(const uint8_t *data, size_t size, mbedtls_x509_crt *chain, bool *c
 	size_t n = 0;
 
 	*clean = false;
-	if (size > 10 && memcmp(data, "-----BEGIN", 10) == 0) {
+	if (memmem(data, size, "-----BEGIN", 10) != NULL) {
 		uint8_t *copy = malloc(size + 1);
 		int ret;
 
@@ -274,7 +298,8 @@ parse_lenient(const uint8_t *data, size_t size, mbedtls_x509_crt *chain, bool *c
 		copy[size] = '\0';
 		ret = mbedtls_x509_crt_parse(chain, copy, size + 1);
 		free(copy);
-		*clean = ret == 0;
+		/* mbedTLS stops quietly at a BEGIN with no END; that is not clean. */
+		*clean = ret == 0 && pem_blocks(data, size) == chain_len(chain);
 	} else {
 		const uint8_t *p = data, *end = data + size;
 
