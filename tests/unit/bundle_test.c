@@ -41,15 +41,6 @@ struct world {
 };
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 read_pem(const char *dir, const char *file, struct pem *out)
 {
 	char path[160];
@@ -146,7 +137,7 @@ world_close(struct world *w)
 		free(w->root[i].p);
 	free(w->issuer.p);
 	free(w->leaf.p);
-	if (w->tmp[0] != '\0' && nftw(w->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (w->tmp[0] != '\0' && test_rm_tree(w->tmp) != 0)
 		fprintf(stderr, "  cannot remove %s\n", w->tmp);
 }
 

@@ -48,19 +48,10 @@ setup(struct scratch *s)
 	return mkdtemp(s->dir) != NULL ? 0 : -1;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 teardown(struct scratch *s)
 {
-	if (nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (test_rm_tree(s->dir) != 0)
 		fprintf(stderr, "  cannot remove %s\n", s->dir);
 }
 

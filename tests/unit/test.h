@@ -8,6 +8,7 @@
 #ifndef AUTHD_TESTS_UNIT_TEST_H
 #define AUTHD_TESTS_UNIT_TEST_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,22 @@ static int test__failed_here;
 			return;                                               \
 		}                                                             \
 	} while (0)
+
+static inline int
+test__rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* rm -rf path (a test's mkdtemp directory). Returns 0 or -1. */
+static inline int
+test_rm_tree(const char *path)
+{
+	return nftw(path, test__rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 typedef void (*test__fn)(void);
 

@@ -37,15 +37,6 @@ struct world {
 	struct spiffe_id id;
 };
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Make a CA in tmp/sub; load its issuer and bundle. */
 static int
 make_ca(const char *tmp, const char *sub, struct certs_ca **ca, struct certs_bundle **b)
@@ -66,7 +57,7 @@ world_close(struct world *w)
 	certs_svid_free(w->svid);
 	certs_bundle_free(w->bundle);
 	certs_ca_free(w->ca);
-	if (w->tmp[0] != '\0' && nftw(w->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (w->tmp[0] != '\0' && test_rm_tree(w->tmp) != 0)
 		fprintf(stderr, "  cannot remove %s\n", w->tmp);
 }
 
