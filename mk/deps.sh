@@ -11,6 +11,7 @@ pkgs=(
 	dpkg-dev	# dpkg-source unpacks the mbedTLS source package
 	clang		# libFuzzer fuzz targets
 	libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang
+	clang-tools-14	# scan-build for make check
 	libsodium-dev	# randomness, key sealing, Ed25519, memzero
 	liblmdb-dev	# the policy store
 	lmdb-utils	# mdb_stat/mdb_dump in tests
