@@ -2,9 +2,14 @@
  * authctl: the operator's command line for authd. Each command group lives
  * in its own ctl_*.c file; this file only dispatches.
  */
+#include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "authd/ctl.h"
 #include "certs/crypto.h"
@@ -15,6 +20,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "ca", ctl_ca_main, "trust domain CA: init, show, rotate, bundle, issue, verify" },
+	{ "policy", ctl_policy_main, "allow-list: allow, revoke, list, check, apply, export, history" },
 };
 
 void
@@ -34,6 +40,41 @@ ctl_wants_help(int argc, char **argv)
 {
 	return argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0;
+}
+
+int
+ctl_parse_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	const char *end;
+	char *e;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &e, 10);
+	if (*s != '\0' && *e == '\0' && errno == 0 && v >= 0) {
+		*out = v;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+void
+ctl_who(char *buf, size_t size)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const char *sudo = getenv("SUDO_USER");
+	const char *name = pw != NULL ? pw->pw_name : "?";
+
+	if (sudo != NULL && *sudo != '\0' && getuid() == 0)
+		snprintf(buf, size, "%s via sudo (uid %u)", sudo, (unsigned)getuid());
+	else
+		snprintf(buf, size, "%s (uid %u)", name, (unsigned)getuid());
 }
 
 static void

@@ -5,6 +5,9 @@
 #ifndef AUTHD_AUTHD_CTL_H
 #define AUTHD_AUTHD_CTL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "authd/util.h"
 
 /* authctl's exit codes (docs/cli.md). */
@@ -24,7 +27,18 @@ void ctl_err(const char *fmt, ...) AD_PRINTF(1, 2);
  */
 int ctl_wants_help(int argc, char **argv);
 
+/*
+ * A point in time: RFC 3339 UTC ("2026-11-25T20:48:07Z") or seconds since
+ * the epoch. Returns 0 or -EINVAL.
+ */
+int ctl_parse_time(const char *s, int64_t *out) AD_MUST_CHECK;
+
+/* "alice (uid 1000)", or "alice via sudo (uid 0)": who is changing policy. */
+void ctl_who(char *buf, size_t size);
+
 /* `authctl ca ...`; argv[0] is "ca". Returns an exit code. */
 int ctl_ca_main(int argc, char **argv);
+/* `authctl policy ...`; argv[0] is "policy". Returns an exit code. */
+int ctl_policy_main(int argc, char **argv);
 
 #endif

@@ -562,29 +562,6 @@ out:
 	return rc;
 }
 
-/* RFC 3339 UTC ("2026-11-25T20:48:07Z") or seconds since the epoch. */
-static int
-parse_time(const char *s, int64_t *out)
-{
-	struct tm tm;
-	const char *end;
-	char *e;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &e, 10);
-	if (*s != '\0' && *e == '\0' && errno == 0) {
-		*out = v;
-		return 0;
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0')
-		return -EINVAL;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
 static int
 cmd_verify(int argc, char **argv, struct ca_opts *o)
 {
@@ -614,7 +591,7 @@ cmd_verify(int argc, char **argv, struct ca_opts *o)
 			return CTL_USAGE;
 		}
 	}
-	if (o->at != NULL && parse_time(o->at, &now) != 0) {
+	if (o->at != NULL && ctl_parse_time(o->at, &now) != 0) {
 		ctl_err("--at %s: expected RFC 3339 UTC (2026-01-02T15:04:05Z) or UNIX seconds",
 		    o->at);
 		return CTL_USAGE;

@@ -1,0 +1,241 @@
+/*
+ * match.c: the decision on the daemon's hot path.
+ *
+ * A source and a destination each expand to the selectors that could name
+ * them (exact ID, namespace, trust domain, and "*" for sources). Each
+ * (destination, source) pair is one LMDB point lookup in the index; its
+ * entries carry the rule id, expiry and ports, so no rule record is read.
+ * Pairs are tried most specific first, so the rule reported is the most
+ * specific that allows. The read transaction is reset between checks and
+ * renewed for the next: no allocation, and never a wait for a writer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/buf.h"
+#include "policy/policy_int.h"
+
+struct policy_reader {
+	struct policy_store *s;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+};
+
+int
+policy_reader_new(struct policy_store *s, struct policy_reader **out)
+{
+	struct policy_reader *r;
+	int rc;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return POLICY_E_NOMEM;
+	r->s = s;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
+		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+	if (rc == 0)
+		rc = mdb_cursor_open(r->txn, s->index, &r->cur);
+	if (rc != 0) {
+		policy_reader_free(r);
+		return policy__mdb_err(rc);
+	}
+	mdb_txn_reset(r->txn);
+	*out = r;
+	return 0;
+}
+
+void
+policy_reader_free(struct policy_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->cur != NULL)
+		mdb_cursor_close(r->cur);
+	if (r->txn != NULL)
+		mdb_txn_abort(r->txn);
+	free(r);
+}
+
+static int
+reader_renew(struct policy_reader *r)
+{
+	int rc = mdb_txn_renew(r->txn);
+
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(r->s->env, 0) == 0)
+		rc = mdb_txn_renew(r->txn);
+	if (rc == 0)
+		rc = mdb_cursor_renew(r->txn, r->cur);
+	if (rc != 0)
+		mdb_txn_reset(r->txn);
+	return policy__mdb_err(rc);
+}
+
+static int
+revision_in(struct policy_reader *r, uint64_t *rev)
+{
+	MDB_val k = { 8, (void *)(uintptr_t)"revision" }, d;
+	struct buf b;
+	int rc = mdb_get(r->txn, r->s->meta, &k, &d);
+
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	buf_reader(&b, d.mv_data, d.mv_size);
+	*rev = buf_get_u64(&b);
+	return buf_ok(&b) ? 0 : POLICY_E_CORRUPT;
+}
+
+int
+policy_reader_revision(struct policy_reader *r, uint64_t *rev)
+{
+	int err = reader_renew(r);
+
+	if (err != 0)
+		return err;
+	err = revision_in(r, rev);
+	mdb_txn_reset(r->txn);
+	return err;
+}
+
+/* The selectors that can name id, most specific first. */
+struct cands {
+	size_t n;
+	struct {
+		const char *p;
+		size_t len;
+	} c[4];
+	char ns[SPIFFE_ID_MAX + 3];
+	char td[SPIFFE_TD_MAX + 12];
+};
+
+static void
+expand(const struct spiffe_id *id, bool any, struct cands *cs)
+{
+	const char *path = id->str + 9 + id->td_len;
+	size_t plen = id->len - 9 - id->td_len, n = 0;
+
+	cs->n = 0;
+	cs->c[cs->n].p = id->str;
+	cs->c[cs->n++].len = id->len;
+	/* "spiffe://td/ns/NS/x" also answers to the namespace selector "spiffe://td/ns/NS/" "*". */
+	if (plen > 4 && memcmp(path, "/ns/", 4) == 0) {
+		const char *seg = path + 4, *end = memchr(seg, '/', plen - 4);
+
+		if (end != NULL && end > seg && (size_t)(end - id->str) + 1 < id->len) {
+			n = (size_t)(end - id->str) + 1;
+			memcpy(cs->ns, id->str, n);
+			cs->ns[n++] = '*';
+			cs->c[cs->n].p = cs->ns;
+			cs->c[cs->n++].len = n;
+		}
+	}
+	n = 9 + id->td_len;
+	memcpy(cs->td, id->str, n);
+	cs->td[n++] = '/';
+	cs->td[n++] = '*';
+	cs->c[cs->n].p = cs->td;
+	cs->c[cs->n++].len = n;
+	if (any) {
+		cs->c[cs->n].p = "*";
+		cs->c[cs->n++].len = 1;
+	}
+}
+
+static bool
+entry_has_port(struct buf *b, uint16_t port)
+{
+	uint8_t n = buf_get_u8(b);
+
+	for (uint8_t i = 0; i < n; i++) {
+		uint16_t lo = buf_get_u16(b), hi = buf_get_u16(b);
+
+		if (!buf_ok(b))
+			return false;
+		if (port >= lo && port <= hi)
+			return true;
+	}
+	return false;
+}
+
+static bool
+audited(struct policy_reader *r, const struct cands *dst)
+{
+	uint8_t key[POLICY_KEY_MAX];
+	MDB_val k, d;
+
+	for (size_t i = 0; i < dst->n; i++) {
+		k = (MDB_val){ policy__audit_key(dst->c[i].p, dst->c[i].len, key), key };
+		if (mdb_get(r->txn, r->s->audit, &k, &d) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct spiffe_id *dst,
+    uint16_t port, int64_t now, struct policy_decision *out)
+{
+	struct cands sc, dc;
+	uint8_t key[POLICY_KEY_MAX];
+	uint64_t port_rule = 0, expired_rule = 0;
+	MDB_val k, d;
+	int rc, err;
+
+	memset(out, 0, sizeof(*out));
+	out->verdict = POLICY_DENY;
+	out->reason = POLICY_R_NO_RULE;
+	if (src->len == 0 || dst->len == 0 || port == 0)
+		return POLICY_E_INVAL;
+	expand(src, true, &sc);
+	expand(dst, false, &dc);
+	if ((err = reader_renew(r)) != 0)
+		return err;
+	for (size_t i = 0; i < dc.n; i++) {
+		for (size_t j = 0; j < sc.n; j++) {
+			k = (MDB_val){ policy__index_key(dc.c[i].p, dc.c[i].len, sc.c[j].p,
+					   sc.c[j].len, key), key };
+			for (rc = mdb_cursor_get(r->cur, &k, &d, MDB_SET_KEY); rc == 0;
+			     rc = mdb_cursor_get(r->cur, &k, &d, MDB_NEXT_DUP)) {
+				struct buf b;
+				uint64_t id;
+				int64_t expires;
+
+				buf_reader(&b, d.mv_data, d.mv_size);
+				id = buf_get_u64(&b);
+				expires = (int64_t)buf_get_u64(&b);
+				if (expires != 0 && expires <= now) {
+					if (expired_rule == 0)
+						expired_rule = id;
+					continue;
+				}
+				if (entry_has_port(&b, port)) {
+					out->verdict = POLICY_ALLOW;
+					out->reason = POLICY_R_RULE;
+					out->rule_id = id;
+					goto done;
+				}
+				if (port_rule == 0)
+					port_rule = id;
+			}
+			if (rc != 0 && rc != MDB_NOTFOUND) {
+				err = policy__mdb_err(rc);
+				goto done;
+			}
+		}
+	}
+	if (port_rule != 0) {
+		out->reason = POLICY_R_PORT;
+		out->rule_id = port_rule;
+	} else if (expired_rule != 0) {
+		out->reason = POLICY_R_EXPIRED;
+		out->rule_id = expired_rule;
+	}
+	if (audited(r, &dc))
+		out->verdict = POLICY_AUDIT;
+done:
+	if (err == 0)
+		err = revision_in(r, &out->revision);
+	mdb_txn_reset(r->txn);
+	return err;
+}

@@ -1,0 +1,291 @@
+/*
+ * query.c: reading the store for people: listing rules, audit destinations
+ * and history, and checking the store's consistency. Each walk runs in one
+ * read transaction, so it sees one revision, and copies every value out
+ * before calling back (LMDB values die with the transaction).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/buf.h"
+#include "policy/policy_int.h"
+
+static int
+read_begin(struct policy_store *s, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
+		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+	return policy__mdb_err(rc);
+}
+
+int
+policy_list(struct policy_store *s, const struct policy_selector *from,
+    const struct policy_selector *to, policy_rule_cb cb, void *arg)
+{
+	struct policy_rule *r;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc, err;
+
+	r = malloc(sizeof(*r));
+	if (r == NULL)
+		return POLICY_E_NOMEM;
+	if ((err = read_begin(s, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, s->rules, &cur)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if ((err = policy__rule_decode(d.mv_data, d.mv_size, r)) != 0)
+			goto out;
+		if (from != NULL && strcmp(from->str, r->from.str) != 0)
+			continue;
+		if (to != NULL && strcmp(to->str, r->to.str) != 0)
+			continue;
+		if ((err = cb(r, arg)) != 0)
+			goto out;
+	}
+	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(r);
+	return err;
+}
+
+int
+policy_audit_list(struct policy_store *s, policy_audit_cb cb, void *arg)
+{
+	struct policy_selector *sel;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc, err;
+
+	sel = malloc(sizeof(*sel));
+	if (sel == NULL)
+		return POLICY_E_NOMEM;
+	if ((err = read_begin(s, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, s->audit, &cur)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (policy_selector_parse(d.mv_data, d.mv_size, POLICY_TO, sel, NULL) != 0) {
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
+		if ((err = cb(sel, arg)) != 0)
+			goto out;
+	}
+	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(sel);
+	return err;
+}
+
+static int
+history_decode(const MDB_val *k, const MDB_val *d, struct policy_history *h)
+{
+	struct buf b;
+	const uint8_t *p;
+	uint16_t n;
+
+	memset(h, 0, sizeof(*h));
+	buf_reader(&b, k->mv_data, k->mv_size);
+	h->revision = buf_get_u64(&b);
+	if (!buf_ok(&b) || buf_left(&b) != 0)
+		return POLICY_E_CORRUPT;
+	buf_reader(&b, d->mv_data, d->mv_size);
+	if (buf_get_u8(&b) != 1)
+		return POLICY_E_CORRUPT;
+	h->time = (int64_t)buf_get_u64(&b);
+	n = buf_get_u16(&b);
+	if (n >= sizeof(h->who) || (p = buf_get_bytes(&b, n)) == NULL)
+		return POLICY_E_CORRUPT;
+	memcpy(h->who, p, n);
+	n = buf_get_u16(&b);
+	if (n >= sizeof(h->what) || (p = buf_get_bytes(&b, n)) == NULL)
+		return POLICY_E_CORRUPT;
+	memcpy(h->what, p, n);
+	return buf_left(&b) == 0 ? 0 : POLICY_E_CORRUPT;
+}
+
+int
+policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void *arg)
+{
+	struct policy_history *h;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d;
+	int rc, err;
+
+	h = malloc(sizeof(*h));
+	if (h == NULL)
+		return POLICY_E_NOMEM;
+	if ((err = read_begin(s, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	/* Step back n - 1 entries from the newest, then walk forward. */
+	if (n == 0) {
+		rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	} else {
+		rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+		for (size_t i = 1; rc == 0 && i < n; i++)
+			rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
+		if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if ((err = history_decode(&k, &d, h)) != 0 || (err = cb(h, arg)) != 0)
+			goto out;
+	}
+	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(h);
+	return err;
+}
+
+int
+policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
+{
+	uint8_t key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX];
+	struct policy_rule *r;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, d, ik, id;
+	MDB_stat ist;
+	uint64_t rev = 0, last = 0, next = 0;
+	size_t n = 0, entries = 0;
+	struct buf b;
+	int rc, err;
+
+	*rules = 0;
+	*why = NULL;
+	r = malloc(sizeof(*r));
+	if (r == NULL)
+		return POLICY_E_NOMEM;
+	if ((err = read_begin(s, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, s->rules, &cur)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	/* Every rule decodes, has an id below next_id, and has its index entry. */
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		buf_reader(&b, k.mv_data, k.mv_size);
+		if (policy__rule_decode(d.mv_data, d.mv_size, r) != 0 || k.mv_size != 8 ||
+		    buf_get_u64(&b) != r->id) {
+			*why = "a rule record does not decode or sits under the wrong id";
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
+		ik = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len,
+					key), key };
+		id = (MDB_val){ policy__entry_encode(r, ent), ent };
+		{
+			MDB_cursor *ic;
+
+			if ((rc = mdb_cursor_open(txn, s->index, &ic)) != 0) {
+				err = policy__mdb_err(rc);
+				goto out;
+			}
+			rc = mdb_cursor_get(ic, &ik, &id, MDB_GET_BOTH);
+			mdb_cursor_close(ic);
+		}
+		if (rc != 0) {
+			*why = "a rule has no index entry";
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
+		if (r->id > last)
+			last = r->id;
+		n++;
+	}
+	if (rc != MDB_NOTFOUND) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	/* As many index entries as rules: none left behind by a revoke. */
+	if ((rc = mdb_stat(txn, s->index, &ist)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	entries = ist.ms_entries;
+	if (entries != n) {
+		*why = "the index holds entries for rules that are gone";
+		err = POLICY_E_CORRUPT;
+		goto out;
+	}
+	/* The revision matches the newest history entry; next_id is past every id. */
+	{
+		MDB_val mk = { 8, (void *)(uintptr_t)"revision" };
+		MDB_val nk = { 7, (void *)(uintptr_t)"next_id" }, mv;
+
+		if (mdb_get(txn, s->meta, &mk, &mv) != 0 || mv.mv_size != 8 ||
+		    mdb_get(txn, s->meta, &nk, &d) != 0 || d.mv_size != 8) {
+			*why = "the revision or next id is missing";
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
+		buf_reader(&b, mv.mv_data, 8);
+		rev = buf_get_u64(&b);
+		buf_reader(&b, d.mv_data, 8);
+		next = buf_get_u64(&b);
+	}
+	if (next <= last) {
+		*why = "the next rule id is not past every stored id";
+		err = POLICY_E_CORRUPT;
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+	if (rc == MDB_NOTFOUND ? rev != 0 : rc != 0) {
+		*why = "the history does not reach the revision";
+		err = POLICY_E_CORRUPT;
+		goto out;
+	}
+	if (rc == 0) {
+		buf_reader(&b, k.mv_data, k.mv_size);
+		if (buf_get_u64(&b) != rev) {
+			*why = "the newest history entry is not the current revision";
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
+	}
+	*rules = n;
+	err = 0;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(r);
+	return err;
+}

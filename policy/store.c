@@ -1,0 +1,1012 @@
+/*
+ * store.c: the LMDB environment and every write to it.
+ *
+ * Every write is one LMDB transaction that changes rules and index, bumps
+ * the revision and appends a history entry, so readers see either all of it
+ * or none of it, and a writer killed at any moment leaves the previous
+ * state (LMDB commits by a single meta-page write after the data is synced).
+ * Concurrent writers are serialised by LMDB's writer lock. When the map
+ * fills, the transaction is dropped, the map doubled and the write redone.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "authd/buf.h"
+#include "policy/policy_int.h"
+
+#define K_SCHEMA "schema"
+#define K_REVISION "revision"
+#define K_NEXT_ID "next_id"
+
+int
+policy__mdb_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_MAP_FULL:
+		return POLICY_E_MAP_FULL;
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_DBI:
+		return POLICY_E_CORRUPT;
+	case ENOMEM:
+		return POLICY_E_NOMEM;
+	default:
+		return rc > 0 && rc < 1000 ? -rc : POLICY_E_STORE;
+	}
+}
+
+static int
+get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+{
+	MDB_val k = { strlen(name), (void *)(uintptr_t)name }, d;
+	struct buf b;
+	int rc = mdb_get(txn, dbi, &k, &d);
+
+	*v = 0;
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
+	buf_reader(&b, d.mv_data, d.mv_size);
+	*v = d.mv_size == 4 ? buf_get_u32(&b) : buf_get_u64(&b);
+	return d.mv_size == 8 || d.mv_size == 4 ? 0 : POLICY_E_CORRUPT;
+}
+
+static int
+put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v, size_t width)
+{
+	MDB_val k = { strlen(name), (void *)(uintptr_t)name }, d;
+	uint8_t raw[8];
+	struct buf b;
+
+	buf_writer(&b, raw, sizeof(raw));
+	if (width == 4)
+		buf_put_u32(&b, (uint32_t)v);
+	else
+		buf_put_u64(&b, v);
+	d.mv_size = width;
+	d.mv_data = raw;
+	return policy__mdb_err(mdb_put(txn, dbi, &k, &d, 0));
+}
+
+/* ---- Opening --------------------------------------------------------------- */
+
+static int
+open_dbis(struct policy_store *s, MDB_txn *txn, unsigned flags)
+{
+	int rc;
+
+	if ((rc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "rules", flags, &s->rules)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "index", flags | MDB_DUPSORT, &s->index)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "audit", flags, &s->audit)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "history", flags, &s->history)) != 0)
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
+	return 0;
+}
+
+/*
+ * Whether the environment holds an authd store (1), is empty (0), or holds
+ * something else (POLICY_E_CORRUPT). Looks without writing: a foreign LMDB
+ * file must never be modified.
+ */
+static int
+probe(MDB_env *env)
+{
+	MDB_txn *txn = NULL;
+	MDB_dbi main_dbi, meta;
+	MDB_stat st;
+	int rc, ret;
+
+	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+	if (rc == 0)
+		rc = mdb_stat(txn, main_dbi, &st);
+	if (rc != 0) {
+		ret = policy__mdb_err(rc);
+	} else if (st.ms_entries == 0) {
+		ret = 0;
+	} else if (mdb_dbi_open(txn, "meta", 0, &meta) == 0) {
+		uint64_t schema;
+
+		ret = get_u64(txn, meta, K_SCHEMA, &schema);
+		if (ret == 0)
+			ret = schema > POLICY_SCHEMA ? POLICY_E_VERSION : 1;
+	} else {
+		ret = POLICY_E_CORRUPT;
+	}
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int
+policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct policy_store **out)
+{
+	struct policy_store *s = NULL;
+	struct stat st;
+	MDB_txn *txn = NULL;
+	unsigned env_flags = MDB_NOSUBDIR | MDB_NOTLS;
+	int rc, err, dead = 0, found;
+
+	*out = NULL;
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return -errno;
+		if (!(flags & POLICY_OPEN_CREATE) || (flags & POLICY_OPEN_RDONLY))
+			return POLICY_E_NO_STORE;
+	} else if (!S_ISREG(st.st_mode)) {
+		return POLICY_E_CORRUPT;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return POLICY_E_NOMEM;
+	s->rdonly = (flags & POLICY_OPEN_RDONLY) != 0;
+	if (s->rdonly)
+		env_flags |= MDB_RDONLY;
+	if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : POLICY_MAP_DEFAULT)) != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	rc = mdb_env_open(s->env, path, env_flags, 0644);
+	if (rc != 0) {
+		err = rc == ENOENT ? POLICY_E_NO_STORE : policy__mdb_err(rc);
+		goto out;
+	}
+	/* Reader slots of processes that died (kill -9) would pin old pages. */
+	(void)mdb_reader_check(s->env, &dead);
+	found = probe(s->env);
+	if (found < 0) {
+		err = found;
+		goto out;
+	}
+	if (found == 0 && s->rdonly) {
+		err = POLICY_E_NO_STORE;
+		goto out;
+	}
+	rc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	err = open_dbis(s, txn, s->rdonly ? 0 : MDB_CREATE);
+	if (err == 0 && found == 0) {
+		err = put_u64(txn, s->meta, K_SCHEMA, POLICY_SCHEMA, 4);
+		if (err == 0)
+			err = put_u64(txn, s->meta, K_REVISION, 0, 8);
+		if (err == 0)
+			err = put_u64(txn, s->meta, K_NEXT_ID, 1, 8);
+	}
+	if (err != 0) {
+		mdb_txn_abort(txn);
+		goto out;
+	}
+	/* Committing (even read-only) keeps the DBI handles for the environment. */
+	rc = mdb_txn_commit(txn);
+	if (rc != 0) {
+		err = policy__mdb_err(rc);
+		goto out;
+	}
+	*out = s;
+	return 0;
+out:
+	policy_store_close(s);
+	return err;
+}
+
+void
+policy_store_close(struct policy_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+int
+policy_store_revision(struct policy_store *s, uint64_t *rev)
+{
+	MDB_txn *txn;
+	int rc, err;
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	err = get_u64(txn, s->meta, K_REVISION, rev);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+int
+policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
+		return policy__mdb_err(rc);
+	*used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	*map = info.me_mapsize;
+	return 0;
+}
+
+/* ---- Writing ----------------------------------------------------------------- */
+
+/* One write transaction in progress. */
+struct wtx {
+	struct policy_store *s;
+	MDB_txn *txn;
+	int64_t now;
+	bool changed;		/* anything written: commit, bump the revision */
+	char what[POLICY_HISTORY_WHAT_MAX + 1];
+};
+
+typedef int (*write_fn)(struct wtx *w, void *ctx);
+
+static void
+what_set(struct wtx *w, const char *fmt, ...) AD_PRINTF(2, 3);
+
+static void
+what_set(struct wtx *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->what, sizeof(w->what), fmt, ap);
+	va_end(ap);
+}
+
+static int
+history_append(struct wtx *w, uint64_t rev, const char *who)
+{
+	uint8_t key[8], val[16 + 128 + POLICY_HISTORY_WHAT_MAX];
+	size_t wlen = strnlen(who, 127), tlen = strlen(w->what);
+	struct buf kb, vb;
+	MDB_val k, d;
+
+	buf_writer(&kb, key, sizeof(key));
+	buf_put_u64(&kb, rev);
+	buf_writer(&vb, val, sizeof(val));
+	buf_put_u8(&vb, 1);
+	buf_put_u64(&vb, (uint64_t)w->now);
+	buf_put_u16(&vb, (uint16_t)wlen);
+	buf_put_bytes(&vb, who, wlen);
+	buf_put_u16(&vb, (uint16_t)tlen);
+	buf_put_bytes(&vb, w->what, tlen);
+	if (!buf_ok(&vb))
+		return POLICY_E_TOO_BIG;
+	k = (MDB_val){ sizeof(key), key };
+	d = (MDB_val){ vb.off, val };
+	return policy__mdb_err(mdb_put(w->txn, w->s->history, &k, &d, MDB_APPEND));
+}
+
+static int
+store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_actor *actor)
+{
+	struct wtx w;
+	uint64_t rev;
+	int rc, err;
+
+	if (s->rdonly)
+		return POLICY_E_INVAL;
+	for (;;) {
+		memset(&w, 0, sizeof(w));
+		w.s = s;
+		w.now = actor->now;
+		rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+		if (rc == MDB_MAP_RESIZED) {
+			/* Another process grew the map: adopt its size. */
+			if ((rc = mdb_env_set_mapsize(s->env, 0)) == 0)
+				continue;
+		}
+		if (rc != 0)
+			return policy__mdb_err(rc);
+		err = fn(&w, ctx);
+		if (err == 0 && w.changed) {
+			err = get_u64(w.txn, s->meta, K_REVISION, &rev);
+			if (err == 0)
+				err = put_u64(w.txn, s->meta, K_REVISION, ++rev, 8);
+			if (err == 0)
+				err = history_append(&w, rev, actor->who ? actor->who : "unknown");
+			if (err == 0) {
+				rc = mdb_txn_commit(w.txn);
+				w.txn = NULL;
+				err = policy__mdb_err(rc);
+			}
+		}
+		if (w.txn != NULL)
+			mdb_txn_abort(w.txn);
+		if (err == POLICY_E_MAP_FULL) {
+			MDB_envinfo info;
+
+			/* Nothing was written; grow the map and do it all again. */
+			if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize < POLICY_MAP_MAX &&
+			    mdb_env_set_mapsize(s->env, info.me_mapsize * 2) == 0)
+				continue;
+		}
+		return err;
+	}
+}
+
+static int
+next_id(struct wtx *w, uint64_t *id)
+{
+	int err = get_u64(w->txn, w->s->meta, K_NEXT_ID, id);
+
+	return err != 0 ? err : put_u64(w->txn, w->s->meta, K_NEXT_ID, *id + 1, 8);
+}
+
+static int
+rule_key(uint64_t id, uint8_t key[8], MDB_val *k)
+{
+	struct buf b;
+
+	buf_writer(&b, key, 8);
+	buf_put_u64(&b, id);
+	*k = (MDB_val){ 8, key };
+	return 0;
+}
+
+/* Insert rule (id already set) into rules and index. */
+static int
+rule_insert(struct wtx *w, const struct policy_rule *r)
+{
+	uint8_t rec[POLICY_RECORD_MAX], key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX], idk[8];
+	size_t len;
+	MDB_val k, d;
+	int err;
+
+	err = policy__rule_encode(r, false, rec, sizeof(rec), &len);
+	if (err != 0)
+		return err;
+	(void)rule_key(r->id, idk, &k);
+	d = (MDB_val){ len, rec };
+	err = policy__mdb_err(mdb_put(w->txn, w->s->rules, &k, &d, MDB_NOOVERWRITE));
+	if (err != 0)
+		return err;
+	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
+	d = (MDB_val){ policy__entry_encode(r, ent), ent };
+	err = policy__mdb_err(mdb_put(w->txn, w->s->index, &k, &d, MDB_NODUPDATA));
+	w->changed = true;
+	return err;
+}
+
+static int
+rule_load(MDB_txn *txn, struct policy_store *s, uint64_t id, struct policy_rule *r)
+{
+	uint8_t idk[8];
+	MDB_val k, d;
+	int rc;
+
+	(void)rule_key(id, idk, &k);
+	rc = mdb_get(txn, s->rules, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return POLICY_E_NOT_FOUND;
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	return policy__rule_decode(d.mv_data, d.mv_size, r);
+}
+
+/* Remove a rule (already loaded into r) from rules and index. */
+static int
+rule_delete(struct wtx *w, const struct policy_rule *r)
+{
+	uint8_t key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX], idk[8];
+	MDB_val k, d;
+	int rc;
+
+	(void)rule_key(r->id, idk, &k);
+	rc = mdb_del(w->txn, w->s->rules, &k, NULL);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
+	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
+	d = (MDB_val){ policy__entry_encode(r, ent), ent };
+	rc = mdb_del(w->txn, w->s->index, &k, &d);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
+	w->changed = true;
+	return 0;
+}
+
+/*
+ * The id of a stored rule identical to r (same selectors, so the same index
+ * key), or 0. Bounded by the rules sharing that (destination, source) pair.
+ */
+static int
+find_same(MDB_txn *txn, struct policy_store *s, const struct policy_rule *r, uint64_t *id,
+    struct policy_rule *scratch)
+{
+	uint8_t key[POLICY_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, err = 0;
+
+	*id = 0;
+	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
+	rc = mdb_cursor_open(txn, s->index, &c);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
+		struct buf b;
+		uint64_t cand;
+
+		buf_reader(&b, d.mv_data, d.mv_size);
+		cand = buf_get_u64(&b);
+		err = rule_load(txn, s, cand, scratch);
+		if (err != 0)
+			break;
+		if (policy_rule_same(scratch, r)) {
+			*id = cand;
+			break;
+		}
+	}
+	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		err = policy__mdb_err(rc);
+	mdb_cursor_close(c);
+	return err == POLICY_E_NOT_FOUND ? POLICY_E_CORRUPT : err;
+}
+
+struct add_ctx {
+	struct policy_rule *rule;
+	struct policy_rule scratch;
+};
+
+static int
+do_add(struct wtx *w, void *arg)
+{
+	struct add_ctx *a = arg;
+	struct policy_rule *r = a->rule;
+	char ports[8 * POLICY_PORT_RANGES_MAX];
+	uint64_t existing;
+	int err;
+
+	err = find_same(w->txn, w->s, r, &existing, &a->scratch);
+	if (err != 0)
+		return err;
+	if (existing != 0) {
+		r->id = existing;
+		r->created = a->scratch.created;
+		return 0;
+	}
+	err = next_id(w, &r->id);
+	if (err != 0)
+		return err;
+	r->created = w->now;
+	err = rule_insert(w, r);
+	policy_ports_format(&r->ports, ports, sizeof(ports));
+	what_set(w, "allow #%llu from %s to %s ports %s%s%s", (unsigned long long)r->id,
+	    r->from.str, r->to.str, ports, r->expires ? " until " : "",
+	    r->expires ? "(expiring)" : "");
+	return err;
+}
+
+int
+policy_add(struct policy_store *s, struct policy_rule *rule, const struct policy_actor *actor)
+{
+	struct add_ctx *a;
+	int err;
+
+	if (rule->ports.n == 0 || rule->from.len == 0 || rule->to.len == 0 ||
+	    rule->to.kind == POLICY_SEL_ANY)
+		return POLICY_E_INVAL;
+	if (rule->expires != 0 && rule->expires <= actor->now)
+		return POLICY_E_EXPIRED;
+	a = malloc(sizeof(*a));
+	if (a == NULL)
+		return POLICY_E_NOMEM;
+	a->rule = rule;
+	err = store_write(s, do_add, a, actor);
+	free(a);
+	return err;
+}
+
+struct revoke_ctx {
+	uint64_t id;
+	const struct policy_selector *from, *to;
+	size_t n;
+	struct policy_rule r;
+};
+
+static int
+do_revoke(struct wtx *w, void *arg)
+{
+	struct revoke_ctx *c = arg;
+	int err = rule_load(w->txn, w->s, c->id, &c->r);
+
+	if (err == 0)
+		err = rule_delete(w, &c->r);
+	what_set(w, "revoke #%llu (from %s to %s)", (unsigned long long)c->id, c->r.from.str,
+	    c->r.to.str);
+	return err;
+}
+
+int
+policy_revoke(struct policy_store *s, uint64_t id, const struct policy_actor *actor)
+{
+	struct revoke_ctx *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (c == NULL)
+		return POLICY_E_NOMEM;
+	c->id = id;
+	err = store_write(s, do_revoke, c, actor);
+	free(c);
+	return err;
+}
+
+static int
+do_revoke_match(struct wtx *w, void *arg)
+{
+	struct revoke_ctx *c = arg;
+	uint8_t key[POLICY_KEY_MAX];
+	uint64_t ids[256];
+	size_t n = 0;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc, err = 0;
+
+	c->n = 0;
+	/* Collect first: deleting under the cursor would skip entries. */
+	k = (MDB_val){ policy__index_key(c->to->str, c->to->len, c->from->str, c->from->len, key),
+		key };
+	rc = mdb_cursor_open(w->txn, w->s->index, &cur);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); rc == 0 && n < AD_ARRAY_LEN(ids);
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
+		struct buf b;
+
+		buf_reader(&b, d.mv_data, d.mv_size);
+		ids[n++] = buf_get_u64(&b);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return policy__mdb_err(rc);
+	if (n == AD_ARRAY_LEN(ids))
+		return POLICY_E_TOO_BIG;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		err = rule_load(w->txn, w->s, ids[i], &c->r);
+		/* A hashed key can in theory be shared: match the selectors themselves. */
+		if (err == 0 && strcmp(c->r.from.str, c->from->str) == 0 &&
+		    strcmp(c->r.to.str, c->to->str) == 0) {
+			err = rule_delete(w, &c->r);
+			c->n++;
+		}
+	}
+	if (err == 0 && c->n == 0)
+		err = POLICY_E_NOT_FOUND;
+	what_set(w, "revoke %zu rule%s from %s to %s", c->n, c->n == 1 ? "" : "s", c->from->str,
+	    c->to->str);
+	return err;
+}
+
+int
+policy_revoke_match(struct policy_store *s, const struct policy_selector *from,
+    const struct policy_selector *to, size_t *n, const struct policy_actor *actor)
+{
+	struct revoke_ctx *c = calloc(1, sizeof(*c));
+	int err;
+
+	*n = 0;
+	if (c == NULL)
+		return POLICY_E_NOMEM;
+	c->from = from;
+	c->to = to;
+	err = store_write(s, do_revoke_match, c, actor);
+	if (err == 0)
+		*n = c->n;
+	free(c);
+	return err;
+}
+
+struct audit_ctx {
+	const struct policy_selector *to;
+	bool on;
+};
+
+static int
+do_audit(struct wtx *w, void *arg)
+{
+	struct audit_ctx *a = arg;
+	uint8_t key[POLICY_KEY_MAX];
+	MDB_val k = { policy__audit_key(a->to->str, a->to->len, key), key }, d;
+	int rc;
+
+	if (a->on) {
+		rc = mdb_get(w->txn, w->s->audit, &k, &d);
+		if (rc == 0)
+			return 0;
+		d = (MDB_val){ a->to->len, (void *)(uintptr_t)a->to->str };
+		rc = mdb_put(w->txn, w->s->audit, &k, &d, 0);
+	} else {
+		rc = mdb_del(w->txn, w->s->audit, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			return 0;
+	}
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	w->changed = true;
+	what_set(w, "audit %s %s", a->on ? "on" : "off", a->to->str);
+	return 0;
+}
+
+int
+policy_audit_set(struct policy_store *s, const struct policy_selector *to, bool on,
+    const struct policy_actor *actor)
+{
+	struct audit_ctx a = { to, on };
+
+	if (to->kind == POLICY_SEL_ANY)
+		return POLICY_E_INVAL;
+	return store_write(s, do_audit, &a, actor);
+}
+
+/* ---- apply ------------------------------------------------------------------ */
+
+/* A rule reduced to its content (record without id and creation time). */
+struct keyed {
+	uint8_t *key;
+	size_t len;
+	uint64_t id;		/* existing rules: the stored id */
+	size_t idx;		/* new rules: index into the set; removed: record copy */
+	bool matched;
+};
+
+struct apply_ctx {
+	const struct policy_rule *rules;
+	size_t n;
+	const struct policy_selector *audit;
+	size_t naudit;
+	bool dry_run;
+	struct keyed *old, *new;
+	size_t nold, nnew;
+	uint64_t *new_ids;		/* id given to each added rule (by set index) */
+	struct policy_selector *audit_off;
+	size_t naudit_off;
+	bool *audit_on;			/* per set audit entry: newly turned on */
+	size_t added, removed;
+	struct policy_rule scratch;
+};
+
+static int
+keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->key, y->key, n);
+
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void
+keyed_free(struct keyed *k, size_t n)
+{
+	for (size_t i = 0; k != NULL && i < n; i++)
+		free(k[i].key);
+	free(k);
+}
+
+static void
+apply_reset(struct apply_ctx *c)
+{
+	keyed_free(c->old, c->nold);
+	keyed_free(c->new, c->nnew);
+	free(c->audit_off);
+	c->old = c->new = NULL;
+	c->audit_off = NULL;
+	c->nold = c->nnew = c->naudit_off = c->added = c->removed = 0;
+}
+
+static int
+keyed_dup(struct keyed *k, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	k->key = malloc(alen + blen + 1);
+	if (k->key == NULL)
+		return POLICY_E_NOMEM;
+	memcpy(k->key, a, alen);
+	if (blen > 0)
+		memcpy(k->key + alen, b, blen);
+	k->len = alen + blen;
+	return 0;
+}
+
+/* Every stored rule as (content key, id); the record is [v][id][created][content]. */
+static int
+load_old(struct wtx *w, struct apply_ctx *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, d;
+	MDB_stat st;
+	int rc, err = 0;
+
+	rc = mdb_stat(w->txn, w->s->rules, &st);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	c->old = calloc(st.ms_entries + 1, sizeof(*c->old));
+	if (c->old == NULL)
+		return POLICY_E_NOMEM;
+	rc = mdb_cursor_open(w->txn, w->s->rules, &cur);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && c->nold < st.ms_entries;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *p = d.mv_data;
+		struct buf b;
+
+		if (d.mv_size < 17 || k.mv_size != 8) {
+			err = POLICY_E_CORRUPT;
+			break;
+		}
+		buf_reader(&b, k.mv_data, 8);
+		c->old[c->nold].id = buf_get_u64(&b);
+		err = keyed_dup(&c->old[c->nold], p, 1, p + 17, d.mv_size - 17);
+		if (err != 0)
+			break;
+		c->nold++;
+	}
+	mdb_cursor_close(cur);
+	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		err = policy__mdb_err(rc);
+	return err;
+}
+
+static int
+load_new(struct apply_ctx *c)
+{
+	uint8_t rec[POLICY_RECORD_MAX];
+	size_t len;
+	int err;
+
+	c->new = calloc(c->n + 1, sizeof(*c->new));
+	if (c->new == NULL)
+		return POLICY_E_NOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		err = policy__rule_encode(&c->rules[i], true, rec, sizeof(rec), &len);
+		if (err == 0)
+			err = keyed_dup(&c->new[i], rec, len, NULL, 0);
+		if (err != 0)
+			return err;
+		c->new[i].idx = i;
+		c->nnew++;
+	}
+	return 0;
+}
+
+static int
+apply_audit(struct wtx *w, struct apply_ctx *c)
+{
+	uint8_t key[POLICY_KEY_MAX];
+	MDB_cursor *cur;
+	MDB_val k, d;
+	MDB_stat st;
+	int rc, err = 0;
+
+	/* Destinations to turn off: stored but not in the set. */
+	rc = mdb_stat(w->txn, w->s->audit, &st);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	c->audit_off = calloc(st.ms_entries + 1, sizeof(*c->audit_off));
+	if (c->audit_off == NULL)
+		return POLICY_E_NOMEM;
+	rc = mdb_cursor_open(w->txn, w->s->audit, &cur);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		struct policy_selector *sel = &c->audit_off[c->naudit_off];
+		bool keep = false;
+
+		if (c->naudit_off >= st.ms_entries ||
+		    policy_selector_parse(d.mv_data, d.mv_size, POLICY_TO, sel, NULL) != 0) {
+			err = POLICY_E_CORRUPT;
+			break;
+		}
+		for (size_t i = 0; i < c->naudit && !keep; i++)
+			keep = strcmp(c->audit[i].str, sel->str) == 0;
+		if (!keep)
+			c->naudit_off++;
+	}
+	mdb_cursor_close(cur);
+	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		err = policy__mdb_err(rc);
+	for (size_t i = 0; err == 0 && i < c->naudit; i++) {
+		k = (MDB_val){ policy__audit_key(c->audit[i].str, c->audit[i].len, key), key };
+		rc = mdb_get(w->txn, w->s->audit, &k, &d);
+		c->audit_on[i] = rc == MDB_NOTFOUND;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			err = policy__mdb_err(rc);
+		if (err == 0 && c->audit_on[i] && !c->dry_run) {
+			d = (MDB_val){ c->audit[i].len, (void *)(uintptr_t)c->audit[i].str };
+			err = policy__mdb_err(mdb_put(w->txn, w->s->audit, &k, &d, 0));
+			w->changed = true;
+		}
+	}
+	for (size_t i = 0; err == 0 && !c->dry_run && i < c->naudit_off; i++) {
+		k = (MDB_val){ policy__audit_key(c->audit_off[i].str, c->audit_off[i].len, key),
+			key };
+		err = policy__mdb_err(mdb_del(w->txn, w->s->audit, &k, NULL));
+		w->changed = true;
+	}
+	return err;
+}
+
+static int
+do_apply(struct wtx *w, void *arg)
+{
+	struct apply_ctx *c = arg;
+	size_t i = 0, j = 0, audit_on = 0;
+	int err;
+
+	apply_reset(c);
+	if ((err = load_old(w, c)) != 0 || (err = load_new(c)) != 0)
+		return err;
+	qsort(c->old, c->nold, sizeof(*c->old), keyed_cmp);
+	qsort(c->new, c->nnew, sizeof(*c->new), keyed_cmp);
+	/* Merge: equal content keeps the stored rule and its id. */
+	while (i < c->nold || j < c->nnew) {
+		int cmp = i == c->nold ? 1 : j == c->nnew ? -1 : keyed_cmp(&c->old[i], &c->new[j]);
+
+		if (cmp == 0) {
+			c->old[i].matched = c->new[j].matched = true;
+			c->new_ids[c->new[j].idx] = c->old[i].id;
+			/* The same rule twice in the set is one rule. */
+			while (j + 1 < c->nnew && keyed_cmp(&c->new[j], &c->new[j + 1]) == 0)
+				c->new[++j].matched = true;
+			i++;
+			j++;
+		} else if (cmp < 0) {
+			i++;
+		} else {
+			while (j + 1 < c->nnew && keyed_cmp(&c->new[j], &c->new[j + 1]) == 0)
+				c->new[++j].matched = true;
+			j++;
+		}
+	}
+	for (i = 0; i < c->nold; i++) {
+		if (c->old[i].matched)
+			continue;
+		c->removed++;
+		if (c->dry_run)
+			continue;
+		err = rule_load(w->txn, w->s, c->old[i].id, &c->scratch);
+		if (err == 0)
+			err = rule_delete(w, &c->scratch);
+		if (err != 0)
+			return err;
+	}
+	for (j = 0; j < c->nnew; j++) {
+		struct policy_rule *r = &c->scratch;
+
+		if (c->new[j].matched)
+			continue;
+		c->added++;
+		if (c->dry_run)
+			continue;
+		*r = c->rules[c->new[j].idx];
+		err = next_id(w, &r->id);
+		if (err != 0)
+			return err;
+		r->created = w->now;
+		err = rule_insert(w, r);
+		if (err != 0)
+			return err;
+		c->new_ids[c->new[j].idx] = r->id;
+	}
+	err = apply_audit(w, c);
+	for (i = 0; i < c->naudit; i++)
+		audit_on += c->audit_on[i];
+	what_set(w, "apply: %zu added, %zu removed, audit %zu on %zu off; %zu rules", c->added,
+	    c->removed, audit_on, c->naudit_off, c->nnew);
+	return err;
+}
+
+/* Report the changes apply made (or would make), after it is settled. */
+static int
+apply_report(struct apply_ctx *c, policy_change_cb cb, void *arg)
+{
+	struct policy_change ch;
+	size_t j;
+
+	if (cb == NULL)
+		return 0;
+	for (size_t i = 0; i < c->nold; i++) {
+		uint8_t rec[POLICY_RECORD_MAX];
+
+		if (c->old[i].matched)
+			continue;
+		/* Rebuild [v][id][created][content] to decode what was removed. */
+		if (c->old[i].len + 16 > sizeof(rec))
+			return POLICY_E_CORRUPT;
+		rec[0] = c->old[i].key[0];
+		memset(rec + 1, 0, 16);
+		memcpy(rec + 17, c->old[i].key + 1, c->old[i].len - 1);
+		for (int b = 0; b < 8; b++)
+			rec[1 + b] = (uint8_t)(c->old[i].id >> (56 - 8 * b));
+		if (policy__rule_decode(rec, c->old[i].len + 16, &c->scratch) != 0)
+			return POLICY_E_CORRUPT;
+		ch = (struct policy_change){ .op = POLICY_CHANGE_REMOVE, .rule = &c->scratch };
+		cb(&ch, arg);
+	}
+	for (j = 0; j < c->nnew; j++) {
+		if (c->new[j].matched)
+			continue;
+		c->scratch = c->rules[c->new[j].idx];
+		c->scratch.id = c->dry_run ? 0 : c->new_ids[c->new[j].idx];
+		ch = (struct policy_change){ .op = POLICY_CHANGE_ADD, .rule = &c->scratch };
+		cb(&ch, arg);
+	}
+	for (j = 0; j < c->naudit; j++) {
+		if (!c->audit_on[j])
+			continue;
+		ch = (struct policy_change){ .op = POLICY_CHANGE_AUDIT_ON, .to = &c->audit[j] };
+		cb(&ch, arg);
+	}
+	for (j = 0; j < c->naudit_off; j++) {
+		ch = (struct policy_change){ .op = POLICY_CHANGE_AUDIT_OFF, .to = &c->audit_off[j] };
+		cb(&ch, arg);
+	}
+	return 0;
+}
+
+int
+policy_apply(struct policy_store *s, const struct policy_rule *rules, size_t n,
+    const struct policy_selector *audit, size_t naudit, bool dry_run, policy_change_cb cb,
+    void *arg, size_t *changes, const struct policy_actor *actor)
+{
+	struct apply_ctx *c;
+	int err;
+
+	*changes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rules[i].ports.n == 0 || rules[i].to.kind == POLICY_SEL_ANY)
+			return POLICY_E_INVAL;
+		if (rules[i].expires != 0 && rules[i].expires <= actor->now)
+			return POLICY_E_EXPIRED;
+	}
+	for (size_t i = 0; i < naudit; i++)
+		if (audit[i].kind == POLICY_SEL_ANY)
+			return POLICY_E_INVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return POLICY_E_NOMEM;
+	c->rules = rules;
+	c->n = n;
+	c->audit = audit;
+	c->naudit = naudit;
+	c->dry_run = dry_run;
+	c->new_ids = calloc(n + 1, sizeof(*c->new_ids));
+	c->audit_on = calloc(naudit + 1, sizeof(*c->audit_on));
+	if (c->new_ids == NULL || c->audit_on == NULL) {
+		err = POLICY_E_NOMEM;
+		goto out;
+	}
+	err = store_write(s, do_apply, c, actor);
+	if (err == 0) {
+		size_t on = 0;
+
+		for (size_t i = 0; i < naudit; i++)
+			on += c->audit_on[i];
+		*changes = c->added + c->removed + on + c->naudit_off;
+		err = apply_report(c, cb, arg);
+	}
+out:
+	apply_reset(c);
+	free(c->new_ids);
+	free(c->audit_on);
+	free(c);
+	return err;
+}

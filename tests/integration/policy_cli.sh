@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# authctl policy end to end against a real LMDB file: writes, reads, apply,
+# bad input that must change nothing, kill -9 of writers, concurrent
+# writers and readers, signed bundles.
+. "$(dirname "$0")/../lib/testlib.sh"
+
+export AUTHD_POLICY_DB=$T/policy.mdb
+P="$AUTHCTL policy"
+A=spiffe://example.org/ns/shop/sa/frontend
+B=spiffe://example.org/ns/shop/sa/db
+C=spiffe://example.org/ns/batch/sa/report
+state() { $P export -o json 2>&1 | sed '/authd.io\/revision/d' | sha256sum; }
+
+# --- allow / list / check ---------------------------------------------------------
+check_exit "check with no store is a failure, not a silent deny" 3 $P check --from $A --to $B --port 5432
+check_output "allow prints the new rule" "^allowed #1 from $A to $B ports 5432" \
+	$P allow --from $A --to $B --port 5432 --comment "frontend reads orders"
+check_output "check: ALLOW and the rule" "^ALLOW .* by rule #1 " $P check --from $A --to $B --port 5432
+check_exit "check allow exits 0" 0 $P check --from $A --to $B --port 5432
+check_output "check: DENY and why" "^DENY .*no rule allows it" $P check --from $C --to $B --port 5432
+check_exit "check deny exits 1" 1 $P check --from $C --to $B --port 5432
+check_output "check: other ports only" "^DENY .*other ports only.*#1" $P check --from $A --to $B --port 22
+check "allow a namespace to reach a port range" $P allow --from 'spiffe://example.org/ns/batch/*' --to $B --port 8000-8099
+check_exit "namespace rule allows" 0 $P check --from $C --to $B --port 8050
+check "allow any peer on a list of ports, expiring" $P allow --from '*' --to 'spiffe://example.org/ns/shop/*' --port 80,443 --expires 2h
+check_exit "any-peer rule allows" 0 $P check --from spiffe://other.org/ns/x/sa/y --to $A --port 443
+check_exit "expiring rule denies once past" 1 $P check --from spiffe://other.org/ns/x/sa/y --to $A --port 443 --at $(( $(date +%s) + 3 * 3600 ))
+check_output "expired rule is named" "has expired" $P check --from spiffe://other.org/ns/x/sa/y --to $A --port 443 --at $(( $(date +%s) + 3 * 3600 ))
+check_output "list shows three rules" "^3$" bash -c "$P list | tail -n +2 | wc -l"
+check_output "list --to filters" "frontend reads orders" $P list --to $B
+check "list -o json parses" bash -c "$P list -o json | $PY -c 'import json,sys; r=json.load(sys.stdin); assert len(r)==3 and r[0][\"id\"]==1, r'"
+check_eq "same rule twice is one rule" "$($P allow --from $A --to $B --port 5432 --comment 'frontend reads orders' | grep -o '#[0-9]*')" "#1"
+
+# --- bad input changes nothing ------------------------------------------------------
+before=$(state)
+check_output "'*' as a destination is refused" "only as a source" $P allow --from $A --to '*'
+check_exit "'*' as a destination exits 2" 2 $P allow --from $A --to '*'
+check_output "a malformed selector says what is wrong" "empty segment" $P allow --from spiffe://example.org/ns//x --to $B
+check_output "a wildcard in the wrong place is explained" "namespace|trust domain" $P allow --from 'spiffe://example.org/ns/*' --to $B
+check_exit "port 0 is refused" 2 $P allow --from $A --to $B --port 0
+check_exit "port 70000 is refused" 2 $P allow --from $A --to $B --port 70000
+check_exit "a reversed range is refused" 2 $P allow --from $A --to $B --port 90-80
+check_exit "a bad duration is refused" 2 $P allow --from $A --to $B --expires 2y
+check_exit "a past expiry is refused" 2 $P allow --from $A --to $B --expires 2020-01-01T00:00:00Z
+check_exit "a comment with a control character is refused" 2 $P allow --from $A --to $B --comment "$(printf 'a\tb')"
+check_exit "missing --to is a usage error" 2 $P allow --from $A
+check_exit "revoking an unknown id exits 1" 1 $P revoke 999
+check_exit "revoke with junk id is a usage error" 2 $P revoke abc
+check_eq "store unchanged after every refused write" "$(state)" "$before"
+
+# --- revoke -------------------------------------------------------------------------
+check "revoke by id" $P revoke 1
+check_exit "revoked rule no longer allows" 1 $P check --from $A --to $B --port 5432
+check "revoke by selectors" $P revoke --from 'spiffe://example.org/ns/batch/*' --to $B
+check_exit "that rule is gone too" 1 $P check --from $C --to $B --port 8050
+
+# --- history, audit -------------------------------------------------------------------
+check_output "history names who and what" "revoke #1" $P history
+check_output "history records the user" "$(id -un) \(uid $(id -u)\)" $P history -n 1
+check "audit on" $P audit --to 'spiffe://example.org/ns/shop/*' on
+check_output "audit lets a would-be denial through" "^AUDIT" $P check --from $C --to $B --port 5432
+check_exit "audit exits 0" 0 $P check --from $C --to $B --port 5432
+check_output "audit lists the destination" "ns/shop/\*" $P audit
+check "audit off" $P audit --to 'spiffe://example.org/ns/shop/*' off
+check_exit "denied again after audit off" 1 $P check --from $C --to $B --port 5432
+
+# --- apply and export ---------------------------------------------------------------
+cat >"$T/set.yaml" <<YAML
+apiVersion: authd.io/v1
+kind: AllowList
+metadata:
+  name: shop
+spec:
+  audit:
+    - "spiffe://example.org/ns/batch/*"
+  rules:
+    - from: $A
+      to: $B
+      ports: [5432]
+      comment: frontend reads orders
+    - from: "spiffe://example.org/ns/batch/*"
+      to: $B
+      ports: "8000-8099"
+YAML
+check_output "apply --dry-run shows the diff" "would add +.*$A" $P apply -f "$T/set.yaml" --dry-run
+rev_before=$($P history -n 1 | tail -n 1 | awk '{print $1}')
+check_eq "dry run writes nothing" "$($P history -n 1 | tail -n 1 | awk '{print $1}')" "$rev_before"
+check_output "apply reports the changes" "applied [0-9]+ change" $P apply -f "$T/set.yaml"
+check_output "apply again changes nothing" "unchanged" $P apply -f "$T/set.yaml"
+check_exit "applied rule allows" 0 $P check --from $A --to $B --port 5432
+check_exit "the any-peer rule is gone (not in the file)" 1 $P check --from spiffe://other.org/ns/x/sa/y --to $A --port 443
+$P export >"$T/export.yaml"
+check_output "export round-trips through apply unchanged" "unchanged" $P apply -f "$T/export.yaml"
+check "export -o json is JSON" bash -c "$P export -o json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"AllowList\" and len(d[\"spec\"][\"rules\"])==2'"
+$P export -o json >"$T/export.json"
+check_output "JSON export applies unchanged" "unchanged" $P apply -f "$T/export.json"
+
+before=$(state)
+bad() { # bad NAME REGEX: a broken file is refused with a message matching REGEX
+	check_output "bad file ($1) names the place" "$2" $P apply -f "$T/bad.yaml"
+	check_exit "bad file ($1) exits 2" 2 $P apply -f "$T/bad.yaml"
+}
+printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n    - from: %s\n      to: %s\n      ports: [80, abc]\n' $A $B >"$T/bad.yaml"
+bad "bad port" 'spec.rules\[0\].ports.*line 7'
+printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n    - from: %s\n      to: %s\n    - from: %s\n      to: "*"\n' $A $B $A >"$T/bad.yaml"
+bad "any as destination" 'spec.rules\[1\].to'
+printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n    - from: %s\n      too: %s\n' $A $B >"$T/bad.yaml"
+bad "typo in a field" 'too'
+printf 'apiVersion: authd.io/v2\nkind: AllowList\nspec: {}\n' >"$T/bad.yaml"
+bad "wrong apiVersion" 'apiVersion'
+printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules: [ {from: %s, to: %s\n' $A $B >"$T/bad.yaml"
+bad "broken YAML" 'line [0-9]+'
+printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n    - from: %s\n      to: %s\n      expires: 2020-01-01T00:00:00Z\n' $A $B >"$T/bad.yaml"
+bad "expired rule" 'expires'
+check_eq "store unchanged after every refused apply" "$(state)" "$before"
+
+# --- signed bundles --------------------------------------------------------------------
+check "keygen" $P keygen --key "$T/sign.key" --pub "$T/sign.pub"
+check_eq "signing key is 0600" "$(stat -c %a "$T/sign.key")" 600
+check_exit "keygen refuses to overwrite" 2 $P keygen --key "$T/sign.key" --pub "$T/sign.pub"
+check "bundle sign" $P bundle sign -f "$T/set.yaml" --key "$T/sign.key" --out "$T/set.sig"
+check_output "bundle verify accepts" "^OK" $P bundle verify -f "$T/set.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+check "reformatted but equal policy still verifies (canonical form)" \
+	$P bundle verify -f "$T/export.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+sed 's/5432/5433/' "$T/set.yaml" >"$T/tampered.yaml"
+check_output "a changed port breaks the signature" "BAD SIGNATURE" $P bundle verify -f "$T/tampered.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+check_exit "bad signature exits 1" 1 $P bundle verify -f "$T/tampered.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+$P keygen --key "$T/other.key" --pub "$T/other.pub" >/dev/null
+check_exit "another key's public half rejects it" 1 $P bundle verify -f "$T/set.yaml" --pub "$T/other.pub" --sig "$T/set.sig"
+
+# --- foreign and damaged files ---------------------------------------------------------
+printf 'not a database\n' >"$T/text.mdb"
+check_output "a text file at --db is a clear error" "not an authd policy store" $P list --db "$T/text.mdb"
+check_exit "and exits 3" 3 $P allow --db "$T/text.mdb" --from $A --to $B
+check_eq "and is left as it was" "$(cat "$T/text.mdb")" "not a database"
+head -c 100000 /dev/urandom >"$T/random.mdb"
+check_exit "random bytes at --db: clear error, no crash" 3 $P list --db "$T/random.mdb"
+
+# --- a growing map ------------------------------------------------------------------------
+gen() { # gen N TAG: an AllowList of N rules, every comment TAG
+	{
+		printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n'
+		for i in $(seq 1 "$1"); do
+			printf '    - {from: "spiffe://example.org/ns/load/sa/c%s", to: "%s", ports: "443", comment: "%s"}\n' "$i" $B "$2"
+		done
+	}
+}
+gen 3000 big >"$T/big.yaml"
+check "a store with a 64 KiB map grows to take 3000 rules" \
+	env AUTHD_POLICY_MAP_SIZE=65536 $AUTHCTL policy apply --db "$T/small.mdb" -f "$T/big.yaml"
+check_output "and is consistent" "consistent: 3000 rules" $P verify-db --db "$T/small.mdb"
+
+# --- kill -9 of a writer never leaves a partial state ------------------------------------
+gen 4000 setA >"$T/A.yaml"
+gen 3000 setB | sed 's/c\([0-9]*\)"/d\1"/' >"$T/B.yaml"
+export AUTHD_POLICY_DB=$T/crash.mdb
+$P apply -f "$T/A.yaml" >/dev/null
+bad_state=0
+for i in $(seq 1 25); do
+	f=$T/B.yaml
+	[ $((i % 2)) = 0 ] && f=$T/A.yaml
+	$AUTHCTL policy apply -f "$f" >/dev/null 2>&1 &
+	pid=$!
+	sleep "0.0$((RANDOM % 9))$((RANDOM % 10))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	out=$($P verify-db 2>&1) || { bad_state=1; echo "after kill $i: $out"; break; }
+	n=$(echo "$out" | sed -E 's/consistent: ([0-9]+) rules.*/\1/')
+	tags=$($P list -o json | $PY -c 'import json,sys; print(" ".join(sorted({r["comment"] for r in json.load(sys.stdin)})))')
+	if ! { [ "$n" = 4000 ] && [ "$tags" = setA ]; } && ! { [ "$n" = 3000 ] && [ "$tags" = setB ]; }; then
+		bad_state=1
+		echo "after kill $i: $n rules with tags '$tags'"
+		break
+	fi
+done
+check_eq "25 writers killed mid-apply: every state is all of A or all of B" "$bad_state" 0
+
+# --- concurrent writers and readers --------------------------------------------------------
+export AUTHD_POLICY_DB=$T/conc.mdb
+$P apply -f "$T/A.yaml" >/dev/null
+( for i in 1 2 3 4; do $P apply -f "$T/B.yaml" >/dev/null; $P apply -f "$T/A.yaml" >/dev/null; done ) &
+w1=$!
+( for i in 1 2 3 4; do $P allow --from "spiffe://example.org/ns/x/sa/w$i" --to $C --port 1 >/dev/null; done ) &
+w2=$!
+torn=0
+reads=0
+while kill -0 $w1 2>/dev/null; do
+	tags=$($P list -o json | $PY -c 'import json,sys
+rs=[r for r in json.load(sys.stdin) if r["comment"]]
+t=sorted({r["comment"] for r in rs})
+ok=(t==["setA"] and len(rs)==4000) or (t==["setB"] and len(rs)==3000)
+print("ok" if ok else "torn %s %d" % (t, len(rs)))')
+	reads=$((reads + 1))
+	[ "$tags" = ok ] || { torn=1; echo "reader saw: $tags"; break; }
+done
+wait $w1 $w2
+check_eq "readers never see a half-applied apply ($reads reads during 8 applies)" "$torn" 0
+check_output "after concurrent writers the store is consistent, every write counted" "consistent: 400[0-4] rules, revision 13," $P verify-db
+
+finish
