@@ -232,7 +232,7 @@ no_extra(int argc, char **argv, const char *sub)
 static void
 print_rule_line(const struct policy_rule *r)
 {
-	char ports[8 * POLICY_PORT_RANGES_MAX], exp[32] = "never";
+	char ports[POLICY_PORTS_FMT_MAX], exp[32] = "never";
 
 	policy_ports_format(&r->ports, ports, sizeof(ports));
 	if (r->expires != 0)
@@ -384,7 +384,7 @@ static int
 list_cb(const struct policy_rule *r, void *arg)
 {
 	struct list_state *st = arg;
-	char ports[8 * POLICY_PORT_RANGES_MAX], exp[32] = "never";
+	char ports[POLICY_PORTS_FMT_MAX], exp[32] = "never";
 
 	policy_ports_format(&r->ports, ports, sizeof(ports));
 	if (r->expires != 0)
@@ -688,7 +688,7 @@ static int
 export_rule_cb(const struct policy_rule *r, void *arg)
 {
 	struct export_state *st = arg;
-	char ports[8 * POLICY_PORT_RANGES_MAX], exp[32];
+	char ports[POLICY_PORTS_FMT_MAX], exp[32];
 
 	policy_ports_format(&r->ports, ports, sizeof(ports));
 	if (st->json) {

@@ -5,7 +5,8 @@
  *   policy_bench [--rules N[,N...]] [--seconds S] [--json]
  *
  * For each rule count N (default 1000,100000,1000000), in a fresh store in a
- * mkdtemp directory (removed on exit, also on SIGINT/SIGTERM):
+ * mkdtemp directory under $TMPDIR (removed on exit, also on SIGINT, SIGTERM
+ * and SIGHUP):
  *
  *   apply     policy_apply of N generated rules into the empty store: one
  *             LMDB write transaction, commit and fsync included
@@ -29,6 +30,9 @@
  *             It includes the N-rule array handed to policy_apply
  *             (sizeof(struct policy_rule) bytes per rule), which is freed
  *             before the checks run.
+ *   trees     depth and pages of the store's index and rules B+trees
+ *             (mdb_stat, read with plain LMDB after the store is closed):
+ *             each of a check's index lookups descends the index's depth.
  *
  * Rules (rule i of N; every rule is unique; "NS/" "*" below is a namespace
  * selector, "TD/" "*" a trust-domain selector, written apart because the
@@ -99,15 +103,16 @@ struct query {
 	uint8_t kind;
 };
 
+/* Latency samples in nanoseconds (a check never takes 4 s). */
 struct samples {
-	uint64_t *v;
+	uint32_t *v;
 	size_t n;
 	size_t cap;
 };
 
 struct lat {
 	size_t count;
-	uint64_t p50, p99, p999, max;
+	uint32_t p50, p99, p999, max;
 	double mean;
 };
 
@@ -130,6 +135,9 @@ struct result {
 	double ru_maxrss_mb;	/* getrusage: whole process so far */
 	double rss_checks_mb;	/* VmRSS after the check loops */
 	double rules_array_mb;
+	/* The LMDB B+trees: index (what a check searches) and rules (records). */
+	unsigned idx_depth, rules_depth;
+	uint64_t idx_pages, idx_entries, rules_pages, psize;
 };
 
 /* For the signal handler: plain paths, removed with async-signal-safe calls. */
@@ -409,27 +417,27 @@ samples_push(struct samples *s, uint64_t ns)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 65536;
-		uint64_t *v = realloc(s->v, cap * sizeof(*v));
+		uint32_t *v = realloc(s->v, cap * sizeof(*v));
 
 		if (v == NULL)
 			return POLICY_E_NOMEM;
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n++] = ns;
+	s->v[s->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 	return 0;
 }
 
 static int
-cmp_u64(const void *a, const void *b)
+cmp_u32(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of sorted samples. */
-static uint64_t
+static uint32_t
 percentile(const struct samples *s, double pct)
 {
 	size_t rank;
@@ -449,7 +457,7 @@ summarise(struct samples *s, struct lat *l)
 {
 	double sum = 0.0;
 
-	qsort(s->v, s->n, sizeof(s->v[0]), cmp_u64);
+	qsort(s->v, s->n, sizeof(s->v[0]), cmp_u32);
 	for (size_t i = 0; i < s->n; i++)
 		sum += (double)s->v[i];
 	l->count = s->n;
@@ -474,15 +482,15 @@ samples_cat(struct samples *a, const struct samples *b)
 static uint64_t
 timer_overhead(void)
 {
-	static uint64_t d[100001];
+	static uint32_t d[100001];
 	struct samples s = { d, 0, AD_ARRAY_LEN(d) };
 
 	for (size_t i = 0; i < AD_ARRAY_LEN(d); i++) {
 		uint64_t t0 = now_ns(), t1 = now_ns();
 
-		d[s.n++] = t1 - t0;
+		d[s.n++] = (uint32_t)(t1 - t0);
 	}
-	qsort(d, s.n, sizeof(d[0]), cmp_u64);
+	qsort(d, s.n, sizeof(d[0]), cmp_u32);
 	return percentile(&s, 50.0);
 }
 
@@ -655,6 +663,50 @@ ru_maxrss_mb(void)
 	return (double)ru.ru_maxrss / 1024.0;	/* kilobytes on Linux */
 }
 
+/* ---- The store's trees --------------------------------------------------------------- */
+
+static void
+tree_fill(const MDB_stat *st, unsigned *depth, uint64_t *pages, uint64_t *entries)
+{
+	*depth = st->ms_depth;
+	*pages = (uint64_t)st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages;
+	if (entries != NULL)
+		*entries = st->ms_entries;
+}
+
+/*
+ * Depth and pages of the index and rules trees, read with plain LMDB once
+ * the store is closed (LMDB must not have one file open twice in a process).
+ * A diagnostic only: the figures explain where check time goes.
+ */
+static int
+tree_stats(const char *path, struct result *res)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)) != 0)
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(env, 8)) == 0 &&
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0644)) == 0 &&
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) == 0) {
+		if ((rc = mdb_dbi_open(txn, "index", MDB_DUPSORT, &dbi)) == 0 &&
+		    (rc = mdb_stat(txn, dbi, &st)) == 0) {
+			tree_fill(&st, &res->idx_depth, &res->idx_pages, &res->idx_entries);
+			res->psize = st.ms_psize;
+		}
+		if (rc == 0 && (rc = mdb_dbi_open(txn, "rules", 0, &dbi)) == 0 &&
+		    (rc = mdb_stat(txn, dbi, &st)) == 0)
+			tree_fill(&st, &res->rules_depth, &res->rules_pages, NULL);
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return rc;
+}
+
 /* ---- One rule count ------------------------------------------------------------- */
 
 static int
@@ -774,6 +826,8 @@ out:
 	}
 	policy_reader_free(rd);
 	policy_store_close(s);
+	if (rc == 0 && (err = tree_stats(db_path, res)) != 0)
+		fprintf(stderr, "policy_bench: warning: LMDB tree statistics: %s\n", mdb_strerror(err));
 	remove_db_files();
 	return rc;
 }
@@ -814,8 +868,9 @@ print_table_header(const struct run_info *ri)
 	       "NOT pinned (sched_setaffinity failed)", ri->seconds, NQUERIES, MDB_VERSION_STRING);
 	printf("store in %s (%s); latencies include ~%" PRIu64 " ns of clock_gettime per sample\n\n",
 	    ri->dir, ri->fs, ri->timer_ns);
-	printf("%9s %8s %9s %7s %8s %10s %13s %13s %13s %8s\n", "rules", "apply s", "re-apply",
-	    "B/rule", "file MB", "checks/s", "allow p50/99", "deny p50/99", "mix p50/99", "RSS MB");
+	printf("%9s %8s %9s %7s %8s %10s %13s %13s %13s %8s %6s\n", "rules", "apply s", "re-apply",
+	    "B/rule", "file MB", "checks/s", "allow p50/99", "deny p50/99", "mix p50/99", "RSS MB",
+	    "depth");
 }
 
 static void
@@ -823,20 +878,21 @@ print_table_row(const struct result *r)
 {
 	char a[32], d[32], m[32];
 
-	snprintf(a, sizeof(a), "%" PRIu64 "/%" PRIu64, r->allow.p50, r->allow.p99);
-	snprintf(d, sizeof(d), "%" PRIu64 "/%" PRIu64, r->l[Q_DENY].p50, r->l[Q_DENY].p99);
-	snprintf(m, sizeof(m), "%" PRIu64 "/%" PRIu64, r->mix.p50, r->mix.p99);
-	printf("%9zu %8.3f %9.3f %7.0f %8.1f %10.0f %13s %13s %13s %8.0f\n", r->rules,
+	snprintf(a, sizeof(a), "%" PRIu32 "/%" PRIu32, r->allow.p50, r->allow.p99);
+	snprintf(d, sizeof(d), "%" PRIu32 "/%" PRIu32, r->l[Q_DENY].p50, r->l[Q_DENY].p99);
+	snprintf(m, sizeof(m), "%" PRIu32 "/%" PRIu32, r->mix.p50, r->mix.p99);
+	printf("%9zu %8.3f %9.3f %7.0f %8.1f %10.0f %13s %13s %13s %8.0f %6u\n", r->rules,
 	    r->apply_s, r->reapply_s, (double)r->used / (double)r->rules,
-	    (double)r->file_alloc / 1048576.0, r->checks_per_sec, a, d, m, r->rss_peak_mb);
+	    (double)r->file_alloc / 1048576.0, r->checks_per_sec, a, d, m, r->rss_peak_mb,
+	    r->idx_depth);
 	fflush(stdout);
 }
 
 static void
 print_lat(const char *name, const struct lat *l, const char *sep)
 {
-	printf("\"%s\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
-	       ",\"max_ns\":%" PRIu64 ",\"mean_ns\":%.1f,\"count\":%zu}%s", name, l->p50, l->p99,
+	printf("\"%s\":{\"p50_ns\":%" PRIu32 ",\"p99_ns\":%" PRIu32 ",\"p999_ns\":%" PRIu32
+	       ",\"max_ns\":%" PRIu32 ",\"mean_ns\":%.1f,\"count\":%zu}%s", name, l->p50, l->p99,
 	    l->p999, l->max, l->mean, l->count, sep);
 }
 
@@ -845,8 +901,8 @@ print_json(const struct run_info *ri, const struct result *r)
 {
 	printf("{\"benchmark\":\"policy\",\"pinned\":%s,\"cpu\":%d,\"seconds\":%.3f,"
 	       "\"lmdb\":\"%s\",\"fs\":\"%s\",\"timer_overhead_ns\":%" PRIu64 ",\"queries\":%u,"
-	       "\"rules\":%zu,\"generate_s\":%.3f,\"apply_s\":%.4f,\"apply_changes\":%zu,"
-	       "\"reapply_s\":%.4f,\"reapply_changes\":%zu,\"revision\":%" PRIu64 ","
+	       "\"rules\":%zu,\"generate_s\":%.3f,\"apply_s\":%.6f,\"apply_changes\":%zu,"
+	       "\"reapply_s\":%.6f,\"reapply_changes\":%zu,\"revision\":%" PRIu64 ","
 	       "\"store_used_bytes\":%" PRIu64 ",\"bytes_per_rule\":%.1f,\"map_bytes\":%" PRIu64
 	       ",\"map_grew\":%s,\"file_bytes\":%" PRIu64 ",\"file_alloc_bytes\":%" PRIu64 ","
 	       "\"checks_per_sec\":%.1f,\"throughput_count\":%zu,\"throughput_s\":%.3f,"
@@ -862,9 +918,13 @@ print_json(const struct run_info *ri, const struct result *r)
 	print_lat("deny", &r->l[Q_DENY], ",");
 	print_lat("mix", &r->mix, ",");
 	printf("\"peak_rss_mb\":%.1f,\"peak_rss_scope\":\"%s\",\"ru_maxrss_mb\":%.1f,"
-	       "\"rss_after_checks_mb\":%.1f,\"rules_array_mb\":%.1f,\"rule_struct_bytes\":%zu}\n",
+	       "\"rss_after_checks_mb\":%.1f,\"rules_array_mb\":%.1f,\"rule_struct_bytes\":%zu,",
 	    r->rss_peak_mb, r->rss_scoped ? "this_size" : "process", r->ru_maxrss_mb,
 	    r->rss_checks_mb, r->rules_array_mb, sizeof(struct policy_rule));
+	printf("\"page_bytes\":%" PRIu64 ",\"index_depth\":%u,\"index_pages\":%" PRIu64
+	       ",\"index_entries\":%" PRIu64 ",\"rules_db_depth\":%u,\"rules_db_pages\":%" PRIu64
+	       "}\n", r->psize, r->idx_depth, r->idx_pages, r->idx_entries, r->rules_depth,
+	    r->rules_pages);
 	fflush(stdout);
 }
 

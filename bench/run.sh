@@ -416,6 +416,7 @@ section_policy() {
 	# denial, r's source to the service of its neighbour rule j = r +- 1 (an
 	# existing destination that r has no rule for: exit 1).
 	local -a ports=(443 8080 5432 6379 9090)
+	# shellcheck disable=SC2317
 	policy_cli_check() {
 		local db=$1 n=$2 it=$3 want=$4 r j rc=0
 		r=$(((it * 7919) % n))
@@ -487,22 +488,25 @@ over $(sed -nE '1 s/.*"queries":([0-9]+).*/\1/p' <<<"$lib") pre-parsed queries: 
 namespace / trust-domain / any rule, 25 % denied (all 12 index lookups miss, then the audit lookups).
 Latencies are nearest-rank percentiles of per-call \`clock_gettime\` samples, which include
 ~$(sed -nE '1 s/.*"timer_overhead_ns":([0-9]+).*/\1/p' <<<"$lib") ns of clock overhead each; checks/s is a separate tight loop without per-call timing.
-Peak RSS includes the rule array handed to \`policy_apply\` ($(sed -nE '1 s/.*"rule_struct_bytes":([0-9]+).*/\1/p' <<<"$lib") bytes per rule).
+Peak RSS includes the rule array handed to \`policy_apply\` ($(sed -nE '1 s/.*"rule_struct_bytes":([0-9]+).*/\1/p' <<<"$lib") bytes per rule), freed before the
+checks, and the harness's query array and latency samples. Index depth: levels of the LMDB B+tree a check
+descends per lookup (up to 12 index lookups per check).
 
-| rules | apply s | re-apply s | bytes/rule | file MB | checks/s (mix) | allow p50 / p99 ns | deny p50 / p99 ns | mix p50 / p99 ns | peak RSS MB |
-|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|
+| rules | apply s | re-apply s | bytes/rule | file MB | checks/s (mix) | allow p50 / p99 ns | deny p50 / p99 ns | mix p50 / p99 ns | peak RSS MB | index depth |
+|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|
 EOF
 		for n in "${counts[@]}"; do
-			printf '| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s |\n' "$n" \
-				"$(fmt "$(policy_field "$lib" "$n" apply_s)" 3)" \
-				"$(fmt "$(policy_field "$lib" "$n" reapply_s)" 3)" \
+			printf '| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s | %s |\n' "$n" \
+				"$(fmt "$(policy_field "$lib" "$n" apply_s)" 4)" \
+				"$(fmt "$(policy_field "$lib" "$n" reapply_s)" 4)" \
 				"$(fmt "$(policy_field "$lib" "$n" bytes_per_rule)" 0)" \
 				"$(fmt "$(awk -v b="$(policy_field "$lib" "$n" file_alloc_bytes)" 'BEGIN { print b / 1048576 }')" 1)" \
 				"$(fmt "$(policy_field "$lib" "$n" checks_per_sec)" 0)" \
 				"$(policy_field "$lib" "$n" allow.p50_ns)" "$(policy_field "$lib" "$n" allow.p99_ns)" \
 				"$(policy_field "$lib" "$n" deny.p50_ns)" "$(policy_field "$lib" "$n" deny.p99_ns)" \
 				"$(policy_field "$lib" "$n" mix.p50_ns)" "$(policy_field "$lib" "$n" mix.p99_ns)" \
-				"$(fmt "$(policy_field "$lib" "$n" peak_rss_mb)" 0)"
+				"$(fmt "$(policy_field "$lib" "$n" peak_rss_mb)" 0)" \
+				"$(policy_field "$lib" "$n" index_depth)"
 		done
 		cat <<EOF
 

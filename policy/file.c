@@ -26,7 +26,8 @@
 #define SHOW_MAX 64				/* value bytes quoted in a message */
 #define SHOW_BUF (SHOW_MAX * 4 + 4)		/* escaped, plus "..." and NUL */
 #define PATH_BUF 96
-#define PORTS_BUF (12 * POLICY_PORT_RANGES_MAX)	/* "65534-65535," x 32 */
+#define PORTS_BUF POLICY_PORTS_FMT_MAX
+#define CANONICAL_HEADER "authd.io/v1 AllowList canonical\n"
 
 struct fp {
 	yaml_parser_t yp;
@@ -467,7 +468,8 @@ parse_ports(struct fp *p, struct policy_ports *ports)
 		err = policy_ports_parse(v, len, ports, &why);
 		if (err != 0) {
 			show(shown, v, len);
-			return fp_fail(p, err, ev_line(p), "'%s' is not a port: %s", shown, why);
+			return fp_fail(p, err, ev_line(p), "'%s' is not a port: %s", shown,
+			    why != NULL ? why : policy_strerror(err));
 		}
 		return 0;
 	}
@@ -502,7 +504,8 @@ parse_ports(struct fp *p, struct policy_ports *ports)
 			err = policy_ports_parse(v, len, &one, &why);
 			if (err != 0) {
 				show(shown, v, len);
-				err = fp_fail(p, err, ev_line(p), "'%s' is not a port: %s", shown, why);
+				err = fp_fail(p, err, ev_line(p), "'%s' is not a port: %s", shown,
+				    why != NULL ? why : policy_strerror(err));
 			}
 		}
 		if (err == 0)
@@ -519,7 +522,8 @@ parse_ports(struct fp *p, struct policy_ports *ports)
 	}
 	err = policy_ports_parse(joined, jlen, ports, &why);
 	if (err != 0)
-		err = fp_fail(p, err, line, "the list is not a port set: %s", why);
+		err = fp_fail(p, err, line, "the list is not a port set: %s",
+		    why != NULL ? why : policy_strerror(err));
 out:
 	free(joined);
 	if (err == POLICY_E_NOMEM)
@@ -620,24 +624,26 @@ parse_rule(struct fp *p, struct policy_rule *r)
 	return 0;
 }
 
+/* Room for element n in arr (geometric growth); *out is the array to keep. */
 static int
-grow(void **arr, size_t *cap, size_t n, size_t elem)
+grow(void *arr, size_t *cap, size_t n, size_t elem, void **out)
 {
 	size_t ncap;
 	void *a;
 
+	*out = arr;
 	if (n < *cap)
 		return 0;
-	/* Geometric growth; the count bound is checked by the caller. */
+	/* The count bound is the caller's to check. */
 	ncap = *cap ? *cap * 2 : 8;
 	if (ncap > POLICY_FILE_MAX_RULES)
 		ncap = POLICY_FILE_MAX_RULES;
 	if (ncap <= n || ncap > SIZE_MAX / elem)
 		return POLICY_E_NOMEM;
-	a = realloc(*arr, ncap * elem);
+	a = realloc(arr, ncap * elem);
 	if (a == NULL)
 		return POLICY_E_NOMEM;
-	*arr = a;
+	*out = a;
 	*cap = ncap;
 	return 0;
 }
@@ -666,7 +672,10 @@ parse_rules(struct fp *p)
 			err = fp_fail(p, POLICY_E_TOO_BIG, ev_line(p), "more than %u rules",
 			    POLICY_FILE_MAX_RULES);
 		} else {
-			err = grow((void **)&set->rules, &p->rcap, set->n, sizeof(*set->rules));
+			void *a = NULL;
+
+			err = grow(set->rules, &p->rcap, set->n, sizeof(*set->rules), &a);
+			set->rules = a;
 			if (err != 0)
 				err = fp_raw(p, err, "out of memory");
 		}
@@ -702,7 +711,10 @@ parse_audit(struct fp *p)
 			err = fp_fail(p, POLICY_E_TOO_BIG, ev_line(p),
 			    "more than %u audit destinations", POLICY_FILE_MAX_RULES);
 		if (err == 0) {
-			err = grow((void **)&set->audit, &p->acap, set->naudit, sizeof(*set->audit));
+			void *a = NULL;
+
+			err = grow(set->audit, &p->acap, set->naudit, sizeof(*set->audit), &a);
+			set->audit = a;
 			if (err != 0)
 				err = fp_raw(p, err, "out of memory");
 		}
@@ -1108,11 +1120,14 @@ policy_set_canonical(const struct policy_set *set, char **out, size_t *outlen)
 	if (set->naudit > 1)
 		qsort(lines + set->n, set->naudit, sizeof(*lines), line_cmp);
 
-	res = malloc(off + 1);
+	res = malloc(sizeof(CANONICAL_HEADER) + off);
 	if (res == NULL) {
 		err = POLICY_E_NOMEM;
 		goto out;
 	}
+	/* The format is named, so a signature cannot carry over to another one. */
+	memcpy(res, CANONICAL_HEADER, sizeof(CANONICAL_HEADER) - 1);
+	total = sizeof(CANONICAL_HEADER) - 1;
 	for (size_t i = 0; i < nl; i++) {
 		memcpy(res + total, lines[i].p, lines[i].len);
 		total += lines[i].len;

@@ -19,6 +19,7 @@ struct policy_reader {
 	struct policy_store *s;
 	MDB_txn *txn;
 	MDB_cursor *cur;
+	uint8_t h_any[POLICY_HASH_LEN];	/* H("*"), the same for every check */
 };
 
 int
@@ -32,6 +33,7 @@ policy_reader_new(struct policy_store *s, struct policy_reader **out)
 	if (r == NULL)
 		return POLICY_E_NOMEM;
 	r->s = s;
+	policy__hash(s->hash_key, "*", 1, r->h_any);
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
 	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
@@ -98,24 +100,26 @@ policy_reader_revision(struct policy_reader *r, uint64_t *rev)
 	return err;
 }
 
-/* The selectors that can name id, most specific first. */
+/* The selectors that can name id, most specific first ("*" is added for sources). */
 struct cands {
 	size_t n;
 	struct {
 		const char *p;
 		size_t len;
+		enum policy_sel_kind kind;
 	} c[4];
 	char ns[SPIFFE_ID_MAX + 3];
 	char td[SPIFFE_TD_MAX + 12];
 };
 
 static void
-expand(const struct spiffe_id *id, bool any, struct cands *cs)
+expand(const struct spiffe_id *id, struct cands *cs)
 {
 	const char *path = id->str + 9 + id->td_len;
 	size_t plen = id->len - 9 - id->td_len, n = 0;
 
 	cs->n = 0;
+	cs->c[cs->n].kind = POLICY_SEL_ID;
 	cs->c[cs->n].p = id->str;
 	cs->c[cs->n++].len = id->len;
 	/* "spiffe://td/ns/NS/x" also answers to the namespace selector "spiffe://td/ns/NS/" "*". */
@@ -126,6 +130,7 @@ expand(const struct spiffe_id *id, bool any, struct cands *cs)
 			n = (size_t)(end - id->str) + 1;
 			memcpy(cs->ns, id->str, n);
 			cs->ns[n++] = '*';
+			cs->c[cs->n].kind = POLICY_SEL_NS;
 			cs->c[cs->n].p = cs->ns;
 			cs->c[cs->n++].len = n;
 		}
@@ -134,23 +139,23 @@ expand(const struct spiffe_id *id, bool any, struct cands *cs)
 	memcpy(cs->td, id->str, n);
 	cs->td[n++] = '/';
 	cs->td[n++] = '*';
+	cs->c[cs->n].kind = POLICY_SEL_TD;
 	cs->c[cs->n].p = cs->td;
 	cs->c[cs->n++].len = n;
-	if (any) {
-		cs->c[cs->n].p = "*";
-		cs->c[cs->n++].len = 1;
-	}
 }
 
 static bool
-entry_has_port(struct buf *b, uint16_t port)
+entry_has_port(const uint8_t *ent, size_t len, uint16_t port)
 {
-	uint8_t n = buf_get_u8(b);
+	struct buf b;
+	uint8_t n;
 
+	buf_reader(&b, ent + POLICY_ENTRY_PORTS, len - POLICY_ENTRY_PORTS);
+	n = buf_get_u8(&b);
 	for (uint8_t i = 0; i < n; i++) {
-		uint16_t lo = buf_get_u16(b), hi = buf_get_u16(b);
+		uint16_t lo = buf_get_u16(&b), hi = buf_get_u16(&b);
 
-		if (!buf_ok(b))
+		if (!buf_ok(&b))
 			return false;
 		if (port >= lo && port <= hi)
 			return true;
@@ -159,14 +164,18 @@ entry_has_port(struct buf *b, uint16_t port)
 }
 
 static bool
-audited(struct policy_reader *r, const struct cands *dst)
+audited(struct policy_reader *r, const struct cands *dst, uint8_t (*hd)[POLICY_HASH_LEN])
 {
-	uint8_t key[POLICY_KEY_MAX];
+	MDB_stat st;
 	MDB_val k, d;
 
+	/* Most stores audit nothing: one look at the table's size settles it. */
+	if (mdb_stat(r->txn, r->s->audit, &st) != 0 || st.ms_entries == 0)
+		return false;
 	for (size_t i = 0; i < dst->n; i++) {
-		k = (MDB_val){ policy__audit_key(dst->c[i].p, dst->c[i].len, key), key };
-		if (mdb_get(r->txn, r->s->audit, &k, &d) == 0)
+		k = (MDB_val){ POLICY_DKEY_LEN, hd[i] };
+		if (mdb_get(r->txn, r->s->audit, &k, &d) == 0 && d.mv_size == dst->c[i].len &&
+		    memcmp(d.mv_data, dst->c[i].p, d.mv_size) == 0)
 			return true;
 	}
 	return false;
@@ -177,7 +186,8 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
     uint16_t port, int64_t now, struct policy_decision *out)
 {
 	struct cands sc, dc;
-	uint8_t key[POLICY_KEY_MAX];
+	uint8_t hs[4][POLICY_HASH_LEN], hd[4][POLICY_HASH_LEN], key[POLICY_IKEY_LEN];
+	uint8_t kinds[POLICY_DST_KINDS][4];
 	uint64_t port_rule = 0, expired_rule = 0;
 	MDB_val k, d;
 	int rc, err;
@@ -187,21 +197,45 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 	out->reason = POLICY_R_NO_RULE;
 	if (src->len == 0 || dst->len == 0 || port == 0)
 		return POLICY_E_INVAL;
-	expand(src, true, &sc);
-	expand(dst, false, &dc);
+	expand(src, &sc);
+	expand(dst, &dc);
+	for (size_t j = 0; j < sc.n; j++)
+		policy__hash(r->s->hash_key, sc.c[j].p, sc.c[j].len, hs[j]);
+	memcpy(hs[sc.n], r->h_any, POLICY_HASH_LEN);
+	sc.c[sc.n].kind = POLICY_SEL_ANY;
+	sc.c[sc.n].p = "*";
+	sc.c[sc.n++].len = 1;
+	for (size_t i = 0; i < dc.n; i++)
+		policy__hash(r->s->hash_key, dc.c[i].p, dc.c[i].len, hd[i]);
 	if ((err = reader_renew(r)) != 0)
 		return err;
 	for (size_t i = 0; i < dc.n; i++) {
+		/* A destination no rule protects needs no source lookups. */
+		k = (MDB_val){ POLICY_DKEY_LEN, hd[i] };
+		rc = mdb_get(r->txn, r->s->dsts, &k, &d);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0 || d.mv_size != 4 * POLICY_DST_KINDS) {
+			err = rc != 0 ? policy__mdb_err(rc) : POLICY_E_CORRUPT;
+			goto done;
+		}
+		memcpy(kinds, d.mv_data, sizeof(kinds));
 		for (size_t j = 0; j < sc.n; j++) {
-			k = (MDB_val){ policy__index_key(dc.c[i].p, dc.c[i].len, sc.c[j].p,
-					   sc.c[j].len, key), key };
+			/* No rule for this destination names a source of this kind. */
+			if (memcmp(kinds[sc.c[j].kind], "\0\0\0\0", 4) == 0)
+				continue;
+			policy__index_key(hd[i], hs[j], key);
+			k = (MDB_val){ POLICY_IKEY_LEN, key };
 			for (rc = mdb_cursor_get(r->cur, &k, &d, MDB_SET_KEY); rc == 0;
 			     rc = mdb_cursor_get(r->cur, &k, &d, MDB_NEXT_DUP)) {
+				const uint8_t *ent = d.mv_data;
 				struct buf b;
 				uint64_t id;
 				int64_t expires;
 
-				buf_reader(&b, d.mv_data, d.mv_size);
+				if (!policy__entry_matches(ent, d.mv_size, hd[i], hs[j]))
+					continue;
+				buf_reader(&b, ent, d.mv_size);
 				id = buf_get_u64(&b);
 				expires = (int64_t)buf_get_u64(&b);
 				if (expires != 0 && expires <= now) {
@@ -209,7 +243,7 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 						expired_rule = id;
 					continue;
 				}
-				if (entry_has_port(&b, port)) {
+				if (entry_has_port(ent, d.mv_size, port)) {
 					out->verdict = POLICY_ALLOW;
 					out->reason = POLICY_R_RULE;
 					out->rule_id = id;
@@ -231,7 +265,7 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 		out->reason = POLICY_R_EXPIRED;
 		out->rule_id = expired_rule;
 	}
-	if (audited(r, &dc))
+	if (audited(r, &dc, hd))
 		out->verdict = POLICY_AUDIT;
 done:
 	if (err == 0)

@@ -99,7 +99,9 @@ int policy_ports_parse(const char *s, size_t len, struct policy_ports *ports, co
 int policy_ports_add(struct policy_ports *ports, uint16_t lo, uint16_t hi) AD_MUST_CHECK;
 bool policy_ports_contains(const struct policy_ports *ports, uint16_t port);
 bool policy_ports_all(const struct policy_ports *ports);
-/* Format as "all" or "80,443,8000-8099" into buf (>= 8 * 32 bytes is enough). */
+/* Longest formatted port set: 32 ranges of "65534-65535," and the NUL. */
+#define POLICY_PORTS_FMT_MAX (12 * POLICY_PORT_RANGES_MAX + 1)
+/* Format as "all" or "80,443,8000-8099" into buf (POLICY_PORTS_FMT_MAX bytes always fit). */
 void policy_ports_format(const struct policy_ports *ports, char *buf, size_t size);
 
 /* ---- Rules ------------------------------------------------------------- */
@@ -329,7 +331,8 @@ int policy_set_parse(const uint8_t *data, size_t len, struct policy_set *set, ch
 void policy_set_free(struct policy_set *set);
 
 /*
- * The canonical text of a rule set: one line per rule, sorted, then the
+ * The canonical text of a rule set: a line naming the format
+ * ("authd.io/v1 AllowList canonical"), one line per rule, sorted, then the
  * audit destinations sorted; ids and creation times excluded. Signing and
  * verifying bundles work on this, so formatting changes to the YAML do not
  * break a signature and any change to what it allows does.

@@ -2,14 +2,22 @@
  * Internals shared by the policy library's files.
  *
  * LMDB layout (one environment, one file):
- *   meta     "schema" -> u32, "revision" -> u64, "next_id" -> u64
+ *   meta     "schema" -> u32, "revision" -> u64, "next_id" -> u64,
+ *            "hash_key" -> 16 random bytes (made with the store)
  *   rules    rule id (u64, big-endian) -> rule record (record.c)
- *   index    (destination, source) selector pair -> rule entries (DUPSORT):
- *            id (u64 BE) | expires (i64) | nports (u8) | ranges (u16 lo, u16 hi)
- *   audit    destination selector key -> selector string
+ *   index    H(dst)[0..8] | H(src)[0..8] -> rule entries (DUPSORT):
+ *            id (u64 BE) | expires (i64) | H(dst)[8..12] | H(src)[8..12] |
+ *            nports (u8) | ranges (u16 lo, u16 hi)
+ *   dsts     H(dst)[0..8] -> rules protecting that destination, counted per
+ *            kind of source selector (4 x u32: exact, namespace, domain, any)
+ *   audit    H(dst)[0..8] -> destination selector string
  *   history  revision (u64 BE) -> history record
- * Keys for selectors are the selector bytes when they fit LMDB's 511-byte
- * key limit, else a 128-bit BLAKE2b digest (policy__index_key).
+ *
+ * H is SipHash-2-4 with 128-bit output (libsodium's siphashx24) under the
+ * store's random key. Short fixed-size keys keep the index dense and
+ * shallow, so a check touches few pages whatever the number of rules; the
+ * 32 extra bits in each entry make a false match need a 96-bit collision on
+ * both selectors under a key the writer never chose.
  */
 #ifndef AUTHD_POLICY_POLICY_INT_H
 #define AUTHD_POLICY_POLICY_INT_H
@@ -20,21 +28,30 @@
 
 #define POLICY_SCHEMA 1
 
+#define POLICY_HASH_LEN 16
+#define POLICY_IKEY_LEN 16
+#define POLICY_DKEY_LEN 8
+#define POLICY_DST_KINDS 4
+
 struct policy_store {
 	MDB_env *env;
 	MDB_dbi meta;
 	MDB_dbi rules;
 	MDB_dbi index;
+	MDB_dbi dsts;
 	MDB_dbi audit;
 	MDB_dbi history;
 	bool rdonly;
+	uint8_t hash_key[16];
 };
 
-/* Largest encoded rule record and index key/value. */
+/* Largest encoded rule record and index entry. */
 #define POLICY_RECORD_MAX (64 + 2 * (SPIFFE_ID_MAX + 8) + 4 * POLICY_PORT_RANGES_MAX + \
 	POLICY_COMMENT_MAX)
-#define POLICY_KEY_MAX 511
-#define POLICY_ENTRY_MAX (17 + 4 * POLICY_PORT_RANGES_MAX)
+#define POLICY_ENTRY_MAX (25 + 4 * POLICY_PORT_RANGES_MAX)
+/* Where an entry's check bytes and port count start. */
+#define POLICY_ENTRY_CHECK 16
+#define POLICY_ENTRY_PORTS 24
 
 /* Encode a rule; with content_only, leave out id and created (apply's match key). */
 int policy__rule_encode(const struct policy_rule *r, bool content_only, uint8_t *out, size_t cap,
@@ -42,13 +59,18 @@ int policy__rule_encode(const struct policy_rule *r, bool content_only, uint8_t 
 /* Decode and validate a stored rule; POLICY_E_CORRUPT on any defect. */
 int policy__rule_decode(const uint8_t *p, size_t len, struct policy_rule *r) AD_MUST_CHECK;
 
-/* The index key for (dst, src) selector strings; returns its length. */
-size_t policy__index_key(const char *dst, size_t dlen, const char *src, size_t slen,
-    uint8_t key[static POLICY_KEY_MAX]);
-/* The audit key for a destination selector string; returns its length. */
-size_t policy__audit_key(const char *dst, size_t dlen, uint8_t key[static POLICY_KEY_MAX]);
-/* The index entry of a rule; returns its length. */
-size_t policy__entry_encode(const struct policy_rule *r, uint8_t out[static POLICY_ENTRY_MAX]);
+/* H(selector) under the store's key. */
+void policy__hash(const uint8_t key[static 16], const char *sel, size_t len,
+    uint8_t out[static POLICY_HASH_LEN]);
+/* The index key of (destination, source) hashes. */
+void policy__index_key(const uint8_t hdst[static POLICY_HASH_LEN],
+    const uint8_t hsrc[static POLICY_HASH_LEN], uint8_t key[static POLICY_IKEY_LEN]);
+/* A rule's index key and entry; returns the entry's length. */
+size_t policy__rule_index(const struct policy_store *s, const struct policy_rule *r,
+    uint8_t key[static POLICY_IKEY_LEN], uint8_t ent[static POLICY_ENTRY_MAX]);
+/* Whether an entry's check bytes match the two hashes. */
+bool policy__entry_matches(const uint8_t *ent, size_t len, const uint8_t hdst[static POLICY_HASH_LEN],
+    const uint8_t hsrc[static POLICY_HASH_LEN]);
 
 /* Map an LMDB error to a POLICY_E_* code. */
 int policy__mdb_err(int rc);

@@ -169,7 +169,7 @@ out:
 int
 policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 {
-	uint8_t key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX];
+	uint8_t key[POLICY_IKEY_LEN], ent[POLICY_ENTRY_MAX];
 	struct policy_rule *r;
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
@@ -201,9 +201,9 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 			err = POLICY_E_CORRUPT;
 			goto out;
 		}
-		ik = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len,
-					key), key };
-		id = (MDB_val){ policy__entry_encode(r, ent), ent };
+		id.mv_size = policy__rule_index(s, r, key, ent);
+		id.mv_data = ent;
+		ik = (MDB_val){ POLICY_IKEY_LEN, key };
 		{
 			MDB_cursor *ic;
 
@@ -237,6 +237,28 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 		*why = "the index holds entries for rules that are gone";
 		err = POLICY_E_CORRUPT;
 		goto out;
+	}
+	/* The per-destination counts add up to the rules. */
+	{
+		MDB_cursor *dc;
+		size_t sum = 0;
+
+		if ((rc = mdb_cursor_open(txn, s->dsts, &dc)) != 0) {
+			err = policy__mdb_err(rc);
+			goto out;
+		}
+		for (rc = mdb_cursor_get(dc, &k, &d, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(dc, &k, &d, MDB_NEXT)) {
+			buf_reader(&b, d.mv_data, d.mv_size);
+			for (int i = 0; i < POLICY_DST_KINDS; i++)
+				sum += buf_get_u32(&b);
+		}
+		mdb_cursor_close(dc);
+		if (sum != n) {
+			*why = "the per-destination rule counts do not add up";
+			err = POLICY_E_CORRUPT;
+			goto out;
+		}
 	}
 	/* The revision matches the newest history entry; next_id is past every id. */
 	{

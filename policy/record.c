@@ -89,6 +89,9 @@ policy__rule_decode(const uint8_t *p, size_t len, struct policy_rule *r)
 		if (!buf_ok(&b) || policy_ports_add(&r->ports, lo, hi) != 0)
 			return POLICY_E_CORRUPT;
 	}
+	/* Stored ranges are already merged; a count that shrank means a bad record. */
+	if (r->ports.n != n)
+		return POLICY_E_CORRUPT;
 	r->expires = (int64_t)buf_get_u64(&b);
 	clen = buf_get_u16(&b);
 	c = buf_get_bytes(&b, clen);
@@ -100,53 +103,48 @@ policy__rule_decode(const uint8_t *p, size_t len, struct policy_rule *r)
 	return 0;
 }
 
-/*
- * Selector strings never hold a NUL, so "1 | dst | 0 | src" is unambiguous.
- * Pairs too long for LMDB's key limit use "2 | H(dst) | H(src)" with a
- * 128-bit BLAKE2b; the tag byte keeps the two forms apart.
- */
-size_t
-policy__index_key(const char *dst, size_t dlen, const char *src, size_t slen,
-    uint8_t key[static POLICY_KEY_MAX])
+void
+policy__hash(const uint8_t key[static 16], const char *sel, size_t len,
+    uint8_t out[static POLICY_HASH_LEN])
 {
-	if (dlen + slen + 2 <= POLICY_KEY_MAX) {
-		key[0] = 1;
-		memcpy(key + 1, dst, dlen);
-		key[1 + dlen] = 0;
-		memcpy(key + 2 + dlen, src, slen);
-		return dlen + slen + 2;
-	}
-	key[0] = 2;
-	crypto_generichash(key + 1, 16, (const uint8_t *)dst, dlen, NULL, 0);
-	crypto_generichash(key + 17, 16, (const uint8_t *)src, slen, NULL, 0);
-	return 33;
+	crypto_shorthash_siphashx24(out, (const uint8_t *)sel, len, key);
+}
+
+void
+policy__index_key(const uint8_t hdst[static POLICY_HASH_LEN],
+    const uint8_t hsrc[static POLICY_HASH_LEN], uint8_t key[static POLICY_IKEY_LEN])
+{
+	memcpy(key, hdst, 8);
+	memcpy(key + 8, hsrc, 8);
 }
 
 size_t
-policy__audit_key(const char *dst, size_t dlen, uint8_t key[static POLICY_KEY_MAX])
+policy__rule_index(const struct policy_store *s, const struct policy_rule *r,
+    uint8_t key[static POLICY_IKEY_LEN], uint8_t ent[static POLICY_ENTRY_MAX])
 {
-	if (dlen + 1 <= POLICY_KEY_MAX) {
-		key[0] = 1;
-		memcpy(key + 1, dst, dlen);
-		return dlen + 1;
-	}
-	key[0] = 2;
-	crypto_generichash(key + 1, 16, (const uint8_t *)dst, dlen, NULL, 0);
-	return 17;
-}
-
-size_t
-policy__entry_encode(const struct policy_rule *r, uint8_t out[static POLICY_ENTRY_MAX])
-{
+	uint8_t hd[POLICY_HASH_LEN], hs[POLICY_HASH_LEN];
 	struct buf b;
 
-	buf_writer(&b, out, POLICY_ENTRY_MAX);
+	policy__hash(s->hash_key, r->to.str, r->to.len, hd);
+	policy__hash(s->hash_key, r->from.str, r->from.len, hs);
+	policy__index_key(hd, hs, key);
+	buf_writer(&b, ent, POLICY_ENTRY_MAX);
 	buf_put_u64(&b, r->id);
 	buf_put_u64(&b, (uint64_t)r->expires);
+	buf_put_bytes(&b, hd + 8, 4);
+	buf_put_bytes(&b, hs + 8, 4);
 	buf_put_u8(&b, r->ports.n);
 	for (uint8_t i = 0; i < r->ports.n && i < POLICY_PORT_RANGES_MAX; i++) {
 		buf_put_u16(&b, r->ports.r[i].lo);
 		buf_put_u16(&b, r->ports.r[i].hi);
 	}
 	return b.off;
+}
+
+bool
+policy__entry_matches(const uint8_t *ent, size_t len, const uint8_t hdst[static POLICY_HASH_LEN],
+    const uint8_t hsrc[static POLICY_HASH_LEN])
+{
+	return len > POLICY_ENTRY_PORTS && memcmp(ent + POLICY_ENTRY_CHECK, hdst + 8, 4) == 0 &&
+	    memcmp(ent + POLICY_ENTRY_CHECK + 4, hsrc + 8, 4) == 0;
 }

@@ -15,12 +15,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "authd/buf.h"
 #include "policy/policy_int.h"
 
 #define K_SCHEMA "schema"
 #define K_REVISION "revision"
 #define K_NEXT_ID "next_id"
+#define K_HASH_KEY "hash_key"
 
 int
 policy__mdb_err(int rc)
@@ -86,6 +89,7 @@ open_dbis(struct policy_store *s, MDB_txn *txn, unsigned flags)
 	if ((rc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "rules", flags, &s->rules)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "index", flags | MDB_DUPSORT, &s->index)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "dsts", flags, &s->dsts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "audit", flags, &s->audit)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "history", flags, &s->history)) != 0)
 		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
@@ -185,6 +189,21 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 			err = put_u64(txn, s->meta, K_REVISION, 0, 8);
 		if (err == 0)
 			err = put_u64(txn, s->meta, K_NEXT_ID, 1, 8);
+		if (err == 0) {
+			MDB_val k = { strlen(K_HASH_KEY), (void *)(uintptr_t)K_HASH_KEY };
+			MDB_val d = { sizeof(s->hash_key), s->hash_key };
+
+			randombytes_buf(s->hash_key, sizeof(s->hash_key));
+			err = policy__mdb_err(mdb_put(txn, s->meta, &k, &d, 0));
+		}
+	} else if (err == 0) {
+		MDB_val k = { strlen(K_HASH_KEY), (void *)(uintptr_t)K_HASH_KEY }, d;
+
+		rc = mdb_get(txn, s->meta, &k, &d);
+		if (rc != 0 || d.mv_size != sizeof(s->hash_key))
+			err = POLICY_E_CORRUPT;
+		else
+			memcpy(s->hash_key, d.mv_data, sizeof(s->hash_key));
 	}
 	if (err != 0) {
 		mdb_txn_abort(txn);
@@ -358,11 +377,47 @@ rule_key(uint64_t id, uint8_t key[8], MDB_val *k)
 	return 0;
 }
 
-/* Insert rule (id already set) into rules and index. */
+/*
+ * Count, per destination, the rules for each kind of source selector, so a
+ * check skips destinations nobody protects and source kinds no rule names.
+ * The value is four u32 counts: exact, namespace, trust domain, any.
+ */
+static int
+dst_count(struct wtx *w, const uint8_t key[static POLICY_IKEY_LEN], enum policy_sel_kind kind,
+    int delta)
+{
+	MDB_val k = { POLICY_DKEY_LEN, (void *)(uintptr_t)key }, d;
+	uint32_t n[POLICY_DST_KINDS] = { 0 }, total = 0;
+	uint8_t raw[4 * POLICY_DST_KINDS];
+	struct buf b;
+	int rc = mdb_get(w->txn, w->s->dsts, &k, &d);
+
+	if (rc == 0 && d.mv_size == sizeof(raw)) {
+		buf_reader(&b, d.mv_data, d.mv_size);
+		for (int i = 0; i < POLICY_DST_KINDS; i++)
+			n[i] = buf_get_u32(&b);
+	} else if (rc != MDB_NOTFOUND) {
+		return rc == 0 ? POLICY_E_CORRUPT : policy__mdb_err(rc);
+	}
+	if ((unsigned)kind >= POLICY_DST_KINDS || (delta < 0 && n[kind] == 0))
+		return POLICY_E_CORRUPT;
+	n[kind] = delta < 0 ? n[kind] - 1 : n[kind] + 1;
+	for (int i = 0; i < POLICY_DST_KINDS; i++)
+		total += n[i];
+	if (total == 0)
+		return policy__mdb_err(mdb_del(w->txn, w->s->dsts, &k, NULL));
+	buf_writer(&b, raw, sizeof(raw));
+	for (int i = 0; i < POLICY_DST_KINDS; i++)
+		buf_put_u32(&b, n[i]);
+	d = (MDB_val){ sizeof(raw), raw };
+	return policy__mdb_err(mdb_put(w->txn, w->s->dsts, &k, &d, 0));
+}
+
+/* Insert rule (id already set, above every stored id) into rules and index. */
 static int
 rule_insert(struct wtx *w, const struct policy_rule *r)
 {
-	uint8_t rec[POLICY_RECORD_MAX], key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX], idk[8];
+	uint8_t rec[POLICY_RECORD_MAX], key[POLICY_IKEY_LEN], ent[POLICY_ENTRY_MAX], idk[8];
 	size_t len;
 	MDB_val k, d;
 	int err;
@@ -372,12 +427,16 @@ rule_insert(struct wtx *w, const struct policy_rule *r)
 		return err;
 	(void)rule_key(r->id, idk, &k);
 	d = (MDB_val){ len, rec };
-	err = policy__mdb_err(mdb_put(w->txn, w->s->rules, &k, &d, MDB_NOOVERWRITE));
+	/* Ids only grow, so every insert appends: full pages, no splits. */
+	err = policy__mdb_err(mdb_put(w->txn, w->s->rules, &k, &d, MDB_APPEND));
 	if (err != 0)
 		return err;
-	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
-	d = (MDB_val){ policy__entry_encode(r, ent), ent };
+	len = policy__rule_index(w->s, r, key, ent);
+	k = (MDB_val){ POLICY_IKEY_LEN, key };
+	d = (MDB_val){ len, ent };
 	err = policy__mdb_err(mdb_put(w->txn, w->s->index, &k, &d, MDB_NODUPDATA));
+	if (err == 0)
+		err = dst_count(w, key, r->from.kind, +1);
 	w->changed = true;
 	return err;
 }
@@ -402,21 +461,23 @@ rule_load(MDB_txn *txn, struct policy_store *s, uint64_t id, struct policy_rule 
 static int
 rule_delete(struct wtx *w, const struct policy_rule *r)
 {
-	uint8_t key[POLICY_KEY_MAX], ent[POLICY_ENTRY_MAX], idk[8];
+	uint8_t key[POLICY_IKEY_LEN], ent[POLICY_ENTRY_MAX], idk[8];
 	MDB_val k, d;
+	size_t len;
 	int rc;
 
 	(void)rule_key(r->id, idk, &k);
 	rc = mdb_del(w->txn, w->s->rules, &k, NULL);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
-	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
-	d = (MDB_val){ policy__entry_encode(r, ent), ent };
+	len = policy__rule_index(w->s, r, key, ent);
+	k = (MDB_val){ POLICY_IKEY_LEN, key };
+	d = (MDB_val){ len, ent };
 	rc = mdb_del(w->txn, w->s->index, &k, &d);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	w->changed = true;
-	return 0;
+	return dst_count(w, key, r->from.kind, -1);
 }
 
 /*
@@ -427,13 +488,14 @@ static int
 find_same(MDB_txn *txn, struct policy_store *s, const struct policy_rule *r, uint64_t *id,
     struct policy_rule *scratch)
 {
-	uint8_t key[POLICY_KEY_MAX];
+	uint8_t key[POLICY_IKEY_LEN], ent[POLICY_ENTRY_MAX];
 	MDB_cursor *c;
 	MDB_val k, d;
 	int rc, err = 0;
 
 	*id = 0;
-	k = (MDB_val){ policy__index_key(r->to.str, r->to.len, r->from.str, r->from.len, key), key };
+	(void)policy__rule_index(s, r, key, ent);
+	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	rc = mdb_cursor_open(txn, s->index, &c);
 	if (rc != 0)
 		return policy__mdb_err(rc);
@@ -442,6 +504,9 @@ find_same(MDB_txn *txn, struct policy_store *s, const struct policy_rule *r, uin
 		struct buf b;
 		uint64_t cand;
 
+		if (d.mv_size < POLICY_ENTRY_PORTS ||
+		    memcmp((uint8_t *)d.mv_data + POLICY_ENTRY_CHECK, ent + POLICY_ENTRY_CHECK, 8) != 0)
+			continue;
 		buf_reader(&b, d.mv_data, d.mv_size);
 		cand = buf_get_u64(&b);
 		err = rule_load(txn, s, cand, scratch);
@@ -468,7 +533,7 @@ do_add(struct wtx *w, void *arg)
 {
 	struct add_ctx *a = arg;
 	struct policy_rule *r = a->rule;
-	char ports[8 * POLICY_PORT_RANGES_MAX];
+	char ports[POLICY_PORTS_FMT_MAX];
 	uint64_t existing;
 	int err;
 
@@ -550,7 +615,7 @@ static int
 do_revoke_match(struct wtx *w, void *arg)
 {
 	struct revoke_ctx *c = arg;
-	uint8_t key[POLICY_KEY_MAX];
+	uint8_t key[POLICY_IKEY_LEN], hd[POLICY_HASH_LEN], hs[POLICY_HASH_LEN];
 	uint64_t ids[256];
 	size_t n = 0;
 	MDB_cursor *cur;
@@ -559,8 +624,10 @@ do_revoke_match(struct wtx *w, void *arg)
 
 	c->n = 0;
 	/* Collect first: deleting under the cursor would skip entries. */
-	k = (MDB_val){ policy__index_key(c->to->str, c->to->len, c->from->str, c->from->len, key),
-		key };
+	policy__hash(w->s->hash_key, c->to->str, c->to->len, hd);
+	policy__hash(w->s->hash_key, c->from->str, c->from->len, hs);
+	policy__index_key(hd, hs, key);
+	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	rc = mdb_cursor_open(w->txn, w->s->index, &cur);
 	if (rc != 0)
 		return policy__mdb_err(rc);
@@ -578,7 +645,7 @@ do_revoke_match(struct wtx *w, void *arg)
 		return POLICY_E_TOO_BIG;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		err = rule_load(w->txn, w->s, ids[i], &c->r);
-		/* A hashed key can in theory be shared: match the selectors themselves. */
+		/* A hashed key could in theory be shared: match the selectors themselves. */
 		if (err == 0 && strcmp(c->r.from.str, c->from->str) == 0 &&
 		    strcmp(c->r.to.str, c->to->str) == 0) {
 			err = rule_delete(w, &c->r);
@@ -620,10 +687,11 @@ static int
 do_audit(struct wtx *w, void *arg)
 {
 	struct audit_ctx *a = arg;
-	uint8_t key[POLICY_KEY_MAX];
-	MDB_val k = { policy__audit_key(a->to->str, a->to->len, key), key }, d;
+	uint8_t key[POLICY_HASH_LEN];
+	MDB_val k = { POLICY_DKEY_LEN, key }, d;
 	int rc;
 
+	policy__hash(w->s->hash_key, a->to->str, a->to->len, key);
 	if (a->on) {
 		rc = mdb_get(w->txn, w->s->audit, &k, &d);
 		if (rc == 0)
@@ -789,7 +857,7 @@ load_new(struct apply_ctx *c)
 static int
 apply_audit(struct wtx *w, struct apply_ctx *c)
 {
-	uint8_t key[POLICY_KEY_MAX];
+	uint8_t key[POLICY_HASH_LEN];
 	MDB_cursor *cur;
 	MDB_val k, d;
 	MDB_stat st;
@@ -824,7 +892,8 @@ apply_audit(struct wtx *w, struct apply_ctx *c)
 	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
 		err = policy__mdb_err(rc);
 	for (size_t i = 0; err == 0 && i < c->naudit; i++) {
-		k = (MDB_val){ policy__audit_key(c->audit[i].str, c->audit[i].len, key), key };
+		policy__hash(w->s->hash_key, c->audit[i].str, c->audit[i].len, key);
+		k = (MDB_val){ POLICY_DKEY_LEN, key };
 		rc = mdb_get(w->txn, w->s->audit, &k, &d);
 		c->audit_on[i] = rc == MDB_NOTFOUND;
 		if (rc != 0 && rc != MDB_NOTFOUND)
@@ -836,11 +905,65 @@ apply_audit(struct wtx *w, struct apply_ctx *c)
 		}
 	}
 	for (size_t i = 0; err == 0 && !c->dry_run && i < c->naudit_off; i++) {
-		k = (MDB_val){ policy__audit_key(c->audit_off[i].str, c->audit_off[i].len, key),
-			key };
+		policy__hash(w->s->hash_key, c->audit_off[i].str, c->audit_off[i].len, key);
+		k = (MDB_val){ POLICY_DKEY_LEN, key };
 		err = policy__mdb_err(mdb_del(w->txn, w->s->audit, &k, NULL));
 		w->changed = true;
 	}
+	return err;
+}
+
+/* An added rule's place in the index, so inserts can go in index order. */
+struct placed {
+	uint8_t key[POLICY_IKEY_LEN];
+	size_t idx;
+};
+
+static int
+placed_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct placed *)a)->key, ((const struct placed *)b)->key,
+	    POLICY_IKEY_LEN);
+}
+
+/*
+ * Insert the set's unmatched rules in index-key order: LMDB then fills
+ * index pages instead of splitting them half-empty, which keeps the index
+ * small and shallow for the checks.
+ */
+static int
+insert_added(struct wtx *w, struct apply_ctx *c)
+{
+	uint8_t ent[POLICY_ENTRY_MAX];
+	struct placed *p;
+	uint64_t id = 0;
+	size_t n = 0;
+	int err = 0;
+
+	p = calloc(c->added + 1, sizeof(*p));
+	if (p == NULL)
+		return POLICY_E_NOMEM;
+	for (size_t j = 0; j < c->nnew; j++) {
+		if (c->new[j].matched)
+			continue;
+		p[n].idx = c->new[j].idx;
+		(void)policy__rule_index(w->s, &c->rules[p[n].idx], p[n].key, ent);
+		n++;
+	}
+	qsort(p, n, sizeof(*p), placed_cmp);
+	err = get_u64(w->txn, w->s->meta, K_NEXT_ID, &id);
+	for (size_t i = 0; i < n && err == 0; i++) {
+		struct policy_rule *r = &c->scratch;
+
+		*r = c->rules[p[i].idx];
+		r->id = id++;
+		r->created = w->now;
+		err = rule_insert(w, r);
+		c->new_ids[p[i].idx] = r->id;
+	}
+	if (err == 0)
+		err = put_u64(w->txn, w->s->meta, K_NEXT_ID, id, 8);
+	free(p);
 	return err;
 }
 
@@ -888,23 +1011,12 @@ do_apply(struct wtx *w, void *arg)
 		if (err != 0)
 			return err;
 	}
-	for (j = 0; j < c->nnew; j++) {
-		struct policy_rule *r = &c->scratch;
-
-		if (c->new[j].matched)
-			continue;
-		c->added++;
-		if (c->dry_run)
-			continue;
-		*r = c->rules[c->new[j].idx];
-		err = next_id(w, &r->id);
+	for (j = 0; j < c->nnew; j++)
+		c->added += !c->new[j].matched;
+	if (!c->dry_run && c->added > 0) {
+		err = insert_added(w, c);
 		if (err != 0)
 			return err;
-		r->created = w->now;
-		err = rule_insert(w, r);
-		if (err != 0)
-			return err;
-		c->new_ids[c->new[j].idx] = r->id;
 	}
 	err = apply_audit(w, c);
 	for (i = 0; i < c->naudit; i++)

@@ -543,6 +543,7 @@ TEST(canonical_text)
 
 	REQUIRE(a != NULL);
 	EXPECT_STR(a,
+	    "authd.io/v1 AllowList canonical\n"
 	    "allow * spiffe://td/ns/pub/* 80,443 never \"\"\n"
 	    "allow spiffe://td/* spiffe://td/ns/db/sa/pg all never \"\"\n"
 	    "allow spiffe://td/ns/web/sa/fe spiffe://td/ns/db/sa/pg 5432 1796083200 "
@@ -633,10 +634,11 @@ TEST(canonical_edges)
 	char *out = (char *)1;
 	size_t len = 99;
 
-	/* An empty set is an empty text. */
+	/* An empty set is the header alone. */
 	memset(&set, 0, sizeof(set));
 	EXPECT_OK(policy_set_canonical(&set, &out, &len));
-	EXPECT(out != NULL && out[0] == '\0' && len == 0);
+	EXPECT(out != NULL && strcmp(out, "authd.io/v1 AllowList canonical\n") == 0 &&
+	    len == strlen(out));
 	free(out);
 	/* Malformed sets are refused. */
 	set.n = 1;
@@ -653,7 +655,7 @@ TEST(canonical_edges)
 	memcpy(r.comment, "ok", 3);
 	r.expires = 42;
 	EXPECT_OK(policy_set_canonical(&set, &out, &len));
-	EXPECT_STR(out, "allow * spiffe://td/a all 42 \"ok\"\n");
+	EXPECT_STR(out, "authd.io/v1 AllowList canonical\nallow * spiffe://td/a all 42 \"ok\"\n");
 	free(out);
 	EXPECT_ERR(policy_set_canonical(NULL, &out, &len), POLICY_E_INVAL);
 	EXPECT_ERR(policy_set_canonical(&set, NULL, &len), POLICY_E_INVAL);
@@ -681,8 +683,9 @@ TEST(many_rules)
 	EXPECT_EQ(set.n, n);
 	EXPECT_OK(policy_set_canonical(&set, &out, &len));
 	/* Sorted bytewise: s1 < s10 < s100 ... */
-	EXPECT(out != NULL && strncmp(out, "allow spiffe://td/s1 spiffe://td/* all never \"\"\n"
-	    "allow spiffe://td/s10 ", 70) == 0);
+	EXPECT(out != NULL && strncmp(out, "authd.io/v1 AllowList canonical\n"
+	    "allow spiffe://td/s1 spiffe://td/* all never \"\"\n"
+	    "allow spiffe://td/s10 ", 102) == 0);
 	free(out);
 	policy_set_free(&set);
 	free(doc);
