@@ -466,18 +466,6 @@ id_opt(const char *name, const char *s, struct spiffe_id *id)
 	return 0;
 }
 
-/* The rule a decision names, printed for explanations. */
-static int
-find_rule_cb(const struct policy_rule *r, void *arg)
-{
-	struct policy_rule *want = arg;
-
-	if (r->id != want->id)
-		return 0;
-	*want = *r;
-	return 1;
-}
-
 static int
 cmd_check(int argc, char **argv, struct pol_opts *o)
 {
@@ -517,9 +505,8 @@ cmd_check(int argc, char **argv, struct pol_opts *o)
 		rc = fail_policy("check", err);
 		goto out;
 	}
-	rule->id = d.rule_id;
-	if (d.rule_id != 0 && policy_list(s, NULL, NULL, find_rule_cb, rule) != 1)
-		rule->id = 0;
+	if (d.rule_id == 0 || policy_get(s, d.rule_id, rule) != 0)
+		memset(rule, 0, sizeof(*rule));
 	if (d.verdict == POLICY_ALLOW) {
 		printf("ALLOW %s -> %s :%lu by rule ", ids[0].str, ids[1].str, port);
 		print_rule_line(rule);

@@ -20,9 +20,10 @@ struct mbedtls_x509_crt;
 #define CERTS_BUNDLE_MAX_ANCHORS 64
 
 /*
- * Parse PEM (one or more CERTIFICATE blocks) or a single DER certificate.
- * Every certificate must be a self-signed CA certificate. Returns 0,
- * CERTS_E_PEM, CERTS_E_BUNDLE_NOT_ANCHOR, CERTS_E_TOO_BIG, CERTS_E_NOMEM.
+ * Parse PEM (one or more CERTIFICATE blocks) or concatenated DER
+ * certificates. Every certificate must be a self-signed CA certificate, none
+ * twice, and a PEM block cut short is an error. Returns 0, CERTS_E_PEM,
+ * CERTS_E_BUNDLE_NOT_ANCHOR, CERTS_E_BUNDLE_DUP, CERTS_E_TOO_BIG, CERTS_E_NOMEM.
  */
 int certs_bundle_parse(const uint8_t *data, size_t len, struct certs_bundle **out) AD_MUST_CHECK;
 /* Read and parse a bundle file; -errno for I/O errors. */

@@ -220,6 +220,9 @@ typedef int (*policy_rule_cb)(const struct policy_rule *rule, void *arg);
 int policy_list(struct policy_store *s, const struct policy_selector *from,
     const struct policy_selector *to, policy_rule_cb cb, void *arg) AD_MUST_CHECK;
 
+/* Read rule id into *rule. POLICY_E_NOT_FOUND when there is none. */
+int policy_get(struct policy_store *s, uint64_t id, struct policy_rule *rule) AD_MUST_CHECK;
+
 typedef int (*policy_audit_cb)(const struct policy_selector *to, void *arg);
 int policy_audit_list(struct policy_store *s, policy_audit_cb cb, void *arg) AD_MUST_CHECK;
 
@@ -277,9 +280,10 @@ struct policy_decision {
 };
 
 /*
- * May src reach dst on port at time now? At most 12 point lookups
- * (destination exact/namespace/trust domain x source exact/namespace/trust
- * domain/any), most specific first: the reported rule is the first that
+ * May src reach dst on port at time now? At most 3 + 12 point lookups
+ * (destination exact/namespace/trust domain, then each with source
+ * exact/namespace/trust domain/any, skipping what no rule names), most
+ * specific first: the reported rule is the first that
  * allows in that order (lowest id among equals). Deny by default.
  */
 int policy_check(struct policy_reader *r, const struct spiffe_id *src,

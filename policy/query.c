@@ -61,6 +61,30 @@ out:
 }
 
 int
+policy_get(struct policy_store *s, uint64_t id, struct policy_rule *rule)
+{
+	uint8_t key[8];
+	MDB_txn *txn = NULL;
+	MDB_val k = { sizeof(key), key }, d;
+	struct buf b;
+	int rc, err;
+
+	buf_writer(&b, key, sizeof(key));
+	buf_put_u64(&b, id);
+	if ((err = read_begin(s, &txn)) != 0)
+		return err;
+	rc = mdb_get(txn, s->rules, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		err = POLICY_E_NOT_FOUND;
+	else if (rc != 0)
+		err = policy__mdb_err(rc);
+	else
+		err = policy__rule_decode(d.mv_data, d.mv_size, rule);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+int
 policy_audit_list(struct policy_store *s, policy_audit_cb cb, void *arg)
 {
 	struct policy_selector *sel;

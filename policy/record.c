@@ -58,8 +58,9 @@ get_selector(struct buf *b, enum policy_side side, struct policy_selector *s)
 	uint16_t n = buf_get_u16(b);
 	const uint8_t *p = buf_get_bytes(b, n);
 
+	/* Stored selectors are canonical; anything else was not written by us. */
 	if (p == NULL || policy_selector_parse((const char *)p, n, side, s, NULL) != 0 ||
-	    (uint8_t)s->kind != kind)
+	    (uint8_t)s->kind != kind || s->len != n || memcmp(s->str, p, n) != 0)
 		return POLICY_E_CORRUPT;
 	return 0;
 }
@@ -86,7 +87,9 @@ policy__rule_decode(const uint8_t *p, size_t len, struct policy_rule *r)
 	for (uint8_t i = 0; i < n; i++) {
 		uint16_t lo = buf_get_u16(&b), hi = buf_get_u16(&b);
 
-		if (!buf_ok(&b) || policy_ports_add(&r->ports, lo, hi) != 0)
+		/* Stored sets are sorted and merged: each range starts past the last. */
+		if (!buf_ok(&b) || (i > 0 && (uint32_t)lo <= (uint32_t)r->ports.r[i - 1].hi + 1) ||
+		    policy_ports_add(&r->ports, lo, hi) != 0)
 			return POLICY_E_CORRUPT;
 	}
 	/* Stored ranges are already merged; a count that shrank means a bad record. */

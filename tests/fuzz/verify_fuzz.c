@@ -371,7 +371,7 @@ fuzz_bundle(const uint8_t *data, size_t size)
 	TRACE("bundle_parse: %s\n", err == 0 ? "ok" : certs_reason(err));
 	if (err != 0) {
 		CHECK(err == CERTS_E_PEM || err == CERTS_E_BUNDLE_NOT_ANCHOR ||
-		    err == CERTS_E_TOO_BIG || err == CERTS_E_NOMEM);
+		    err == CERTS_E_BUNDLE_DUP || err == CERTS_E_TOO_BIG || err == CERTS_E_NOMEM);
 		CHECK(b == NULL);
 		return;
 	}

@@ -137,9 +137,10 @@ head -c 100000 /dev/urandom >"$T/random.mdb"
 check_exit "random bytes at --db: clear error, no crash" 3 $P list --db "$T/random.mdb"
 
 # --- a growing map ------------------------------------------------------------------------
-gen() { # gen N TAG: an AllowList of N rules, every comment TAG
+gen() { # gen N TAG: an AllowList of N rules plus one shared "keep" rule, every comment TAG
 	{
 		printf 'apiVersion: authd.io/v1\nkind: AllowList\nspec:\n  rules:\n'
+		printf '    - {from: "spiffe://example.org/ns/keep/sa/x", to: "%s", ports: "443", comment: "%s"}\n' $B "$2"
 		for i in $(seq 1 "$1"); do
 			printf '    - {from: "spiffe://example.org/ns/load/sa/c%s", to: "%s", ports: "443", comment: "%s"}\n' "$i" $B "$2"
 		done
@@ -148,7 +149,7 @@ gen() { # gen N TAG: an AllowList of N rules, every comment TAG
 gen 3000 big >"$T/big.yaml"
 check "a store with a 64 KiB map grows to take 3000 rules" \
 	env AUTHD_POLICY_MAP_SIZE=65536 $AUTHCTL policy apply --db "$T/small.mdb" -f "$T/big.yaml"
-check_output "and is consistent" "consistent: 3000 rules" $P verify-db --db "$T/small.mdb"
+check_output "and is consistent" "consistent: 3001 rules" $P verify-db --db "$T/small.mdb"
 
 # --- kill -9 of a writer never leaves a partial state ------------------------------------
 gen 4000 setA >"$T/A.yaml"
@@ -167,7 +168,7 @@ for i in $(seq 1 25); do
 	out=$($P verify-db 2>&1) || { bad_state=1; echo "after kill $i: $out"; break; }
 	n=$(echo "$out" | sed -E 's/consistent: ([0-9]+) rules.*/\1/')
 	tags=$($P list -o json | $PY -c 'import json,sys; print(" ".join(sorted({r["comment"] for r in json.load(sys.stdin)})))')
-	if ! { [ "$n" = 4000 ] && [ "$tags" = setA ]; } && ! { [ "$n" = 3000 ] && [ "$tags" = setB ]; }; then
+	if ! { [ "$n" = 4001 ] && [ "$tags" = setA ]; } && ! { [ "$n" = 3001 ] && [ "$tags" = setB ]; }; then
 		bad_state=1
 		echo "after kill $i: $n rules with tags '$tags'"
 		break
@@ -188,13 +189,17 @@ while kill -0 $w1 2>/dev/null; do
 	tags=$($P list -o json | $PY -c 'import json,sys
 rs=[r for r in json.load(sys.stdin) if r["comment"]]
 t=sorted({r["comment"] for r in rs})
-ok=(t==["setA"] and len(rs)==4000) or (t==["setB"] and len(rs)==3000)
+ok=(t==["setA"] and len(rs)==4001) or (t==["setB"] and len(rs)==3001)
 print("ok" if ok else "torn %s %d" % (t, len(rs)))')
 	reads=$((reads + 1))
 	[ "$tags" = ok ] || { torn=1; echo "reader saw: $tags"; break; }
+	# The shared rule is replaced (its comment differs) inside each apply's
+	# one transaction: a check never falls in between.
+	$P check --from spiffe://example.org/ns/keep/sa/x --to $B --port 443 >/dev/null ||
+		{ torn=1; echo "a check was denied mid-apply"; break; }
 done
 wait $w1 $w2
 check_eq "readers never see a half-applied apply ($reads reads during 8 applies)" "$torn" 0
-check_output "after concurrent writers the store is consistent, every write counted" "consistent: 400[0-4] rules, revision 13," $P verify-db
+check_output "after concurrent writers the store is consistent, every write counted" "consistent: 400[1-5] rules, revision 13," $P verify-db
 
 finish

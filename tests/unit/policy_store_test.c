@@ -331,7 +331,18 @@ TEST(revision_history_revoke)
 	EXPECT_EQ(rev, 1);
 	r2 = add(s, A, B, "6000", 0);
 	EXPECT(r2 > r1);
-	EXPECT_OK(policy_revoke(s, r1, &actor));
+	{
+		struct policy_rule *got = malloc(sizeof(*got));
+
+		REQUIRE(got != NULL);
+		EXPECT_OK(policy_get(s, r2, got));
+		EXPECT_EQ(got->id, r2);
+		EXPECT_STR(got->from.str, A);
+		EXPECT(policy_ports_contains(&got->ports, 6000));
+		EXPECT_OK(policy_revoke(s, r1, &actor));
+		EXPECT_ERR(policy_get(s, r1, got), POLICY_E_NOT_FOUND);
+		free(got);
+	}
 	EXPECT_ERR(policy_revoke(s, r1, &actor), POLICY_E_NOT_FOUND);
 	EXPECT_EQ(decide(s, A, B, 5432, NOW, &d), POLICY_DENY);
 	EXPECT_EQ(decide(s, A, B, 6000, NOW, &d), POLICY_ALLOW);
