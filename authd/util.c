@@ -90,12 +90,44 @@ out:
 	return err;
 }
 
+/* Write all of p to fd, retrying short writes and EINTR. Returns 0 or -errno. */
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write data to an open fd with exactly mode, then fsync. Returns 0 or -errno. */
+static int
+fill(int fd, const void *data, size_t len, unsigned mode)
+{
+	int err;
+
+	/* The umask must not widen or narrow what the caller asked for. */
+	if (fchmod(fd, mode) != 0)
+		return -errno;
+	err = write_all(fd, data, len);
+	if (err == 0 && fsync(fd) != 0)
+		err = -errno;
+	return err;
+}
+
 int
 util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	const uint8_t *p = data;
-	int fd = -1, dfd = -1, err = 0;
+	int fd, dfd, err;
 
 	if (util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) != 0 ||
 	    util_snprintf(dir, sizeof(dir), "%s", path) != 0)
@@ -103,36 +135,14 @@ util_write_file_atomic(const char *path, const void *data, size_t len, unsigned 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	/* The umask must not widen or narrow what the caller asked for. */
-	if (fchmod(fd, mode) != 0) {
+	err = fill(fd, data, len, mode);
+	if (close(fd) != 0 && err == 0)
 		err = -errno;
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) != 0) {
+	if (err == 0 && rename(tmp, path) != 0)
 		err = -errno;
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		err = -errno;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		err = -errno;
-		goto out;
+	if (err != 0) {
+		unlink(tmp);
+		return err;
 	}
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -140,10 +150,21 @@ util_write_file_atomic(const char *path, const void *data, size_t len, unsigned 
 		close(dfd);
 	}
 	return 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+}
+
+int
+util_write_file_new(const char *path, const void *data, size_t len, unsigned mode)
+{
+	int fd, err;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	err = fill(fd, data, len, mode);
+	if (close(fd) != 0 && err == 0)
+		err = -errno;
+	if (err != 0)
+		unlink(path);
 	return err;
 }
 

@@ -33,6 +33,13 @@ int util_read_file(const char *path, size_t max, uint8_t **out, size_t *outlen) 
 int util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode) AD_MUST_CHECK;
 
 /*
+ * Create a new file (never an existing one: -EEXIST; never through a
+ * symlink) holding data with exactly mode, fsynced. On failure no file is
+ * left. Returns 0 or -errno.
+ */
+int util_write_file_new(const char *path, const void *data, size_t len, unsigned mode) AD_MUST_CHECK;
+
+/*
  * Create dir and any missing parents with mode (like mkdir -p). An existing
  * directory is fine. Returns 0 or -errno.
  */

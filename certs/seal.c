@@ -6,7 +6,6 @@
 #include "certs/seal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,20 +28,13 @@ certs_seal_keygen(const char *path)
 	uint8_t key[CERTS_SEAL_KEY_LEN];
 	char b64[SEAL_KEY_B64_LEN + 2];
 	size_t len;
-	int fd, err = 0;
+	int err;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
 	len = strlen(b64);
 	b64[len++] = '\n';
-	if (write(fd, b64, len) != (ssize_t)len || fsync(fd) != 0)
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (err != 0)
-		unlink(path);
+	err = util_write_file_new(path, b64, len, 0600);
 	util_wipe(key, sizeof(key));
 	util_wipe(b64, sizeof(b64));
 	return err;

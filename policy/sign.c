@@ -6,9 +6,7 @@
  * instead of producing signatures nobody can verify.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -70,42 +68,6 @@ read_key(const char *path, uint8_t *key, size_t keylen)
 	return err;
 }
 
-/* Create path exclusively with mode and write data; on failure, remove it. */
-static int
-write_new(const char *path, const char *data, size_t len, mode_t mode)
-{
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	/* The umask must not widen or narrow the mode. */
-	if (fchmod(fd, mode) != 0) {
-		err = -errno;
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		err = -errno;
-out:
-	if (close(fd) != 0 && err == 0)
-		err = -errno;
-	if (err != 0)
-		(void)unlink(path);
-	return err;
-}
-
 int
 policy_sign_keygen(const char *secret_path, const char *public_path)
 {
@@ -124,10 +86,10 @@ policy_sign_keygen(const char *secret_path, const char *public_path)
 	/* Each text ends in a newline where its NUL was. */
 	skb[sizeof(skb) - 1] = '\n';
 	pkb[sizeof(pkb) - 1] = '\n';
-	err = write_new(secret_path, skb, sizeof(skb), 0600);
+	err = util_write_file_new(secret_path, skb, sizeof(skb), 0600);
 	if (err != 0)
 		goto out;
-	err = write_new(public_path, pkb, sizeof(pkb), 0644);
+	err = util_write_file_new(public_path, pkb, sizeof(pkb), 0644);
 	/* Half a key pair is no use, and the secret half is a liability. */
 	if (err != 0)
 		(void)unlink(secret_path);
