@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <ftw.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "bench/bench.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/crypto.h"
@@ -70,64 +70,9 @@ struct bench_ctx {
 	int64_t now;
 };
 
-/* Latency samples in nanoseconds, grown on demand. */
-struct samples {
-	uint64_t *v;
-	size_t n;
-	size_t cap;
-};
 
 static char ca_dir[64];
 static bool ca_dir_made;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int
-samples_push(struct samples *s, uint64_t ns)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		uint64_t *v = realloc(s->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = ns;
-	return 0;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples, in microseconds. */
-static double
-percentile_us(const struct samples *s, double pct)
-{
-	size_t rank;
-
-	if (s->n == 0)
-		return 0.0;
-	rank = (size_t)((pct / 100.0) * (double)s->n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > s->n)
-		rank = s->n;
-	return (double)s->v[rank - 1] / 1000.0;
-}
 
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -169,23 +114,23 @@ run_op(struct bench_ctx *c, enum op_kind kind, uint64_t *elapsed_ns)
 
 	switch (kind) {
 	case OP_ISSUE:
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = certs_svid_new(c->ca, &c->id, BENCH_TTL, c->now, &svid);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		certs_svid_free(svid);
 		break;
 	case OP_SIGN:
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = certs_ca_sign(c->ca, &c->id, c->spki, c->spki_len, BENCH_TTL, c->now, der,
 		    &der_len);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		break;
 	case OP_VERIFY:
 	default:
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = certs_verify_chain(c->bundle, BENCH_TD, certs_svid_peek_chain(c->svid),
 		    c->now, CERTS_ROLE_CLIENT, &peer);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (err == 0 && !spiffe_id_equal(&peer, &c->id))
 			err = CERTS_E_BAD_SPIFFE_ID;
 		break;
@@ -197,7 +142,7 @@ run_op(struct bench_ctx *c, enum op_kind kind, uint64_t *elapsed_ns)
 static int
 measure(struct bench_ctx *c, enum op_kind kind, double seconds, struct op_result *r)
 {
-	struct samples s = { 0 };
+	struct bench_samples s = { 0 };
 	uint64_t start, end, budget, lat;
 	double sum = 0.0;
 	int err;
@@ -207,26 +152,26 @@ measure(struct bench_ctx *c, enum op_kind kind, double seconds, struct op_result
 			return fail(r->name, err);
 	}
 	budget = (uint64_t)(seconds * 1e9);
-	start = now_ns();
+	start = bench_now_ns();
 	do {
 		if ((err = run_op(c, kind, &lat)) != 0) {
 			free(s.v);
 			return fail(r->name, err);
 		}
-		if (samples_push(&s, lat) != 0) {
+		if (bench_push(&s, lat) != 0) {
 			free(s.v);
 			return fail(r->name, CERTS_E_NOMEM);
 		}
 		sum += (double)lat;
-		end = now_ns();
+		end = bench_now_ns();
 	} while (end - start < budget);
 
-	qsort(s.v, s.n, sizeof(s.v[0]), cmp_u64);
+	bench_sort(&s);
 	r->count = s.n;
 	r->seconds = (double)(end - start) / 1e9;
 	r->ops_per_sec = (double)s.n / r->seconds;
-	r->p50_us = percentile_us(&s, 50.0);
-	r->p99_us = percentile_us(&s, 99.0);
+	r->p50_us = bench_percentile(&s, 50.0) / 1000.0;
+	r->p99_us = bench_percentile(&s, 99.0) / 1000.0;
 	r->mean_us = sum / (double)s.n / 1000.0;
 	free(s.v);
 	return 0;
@@ -342,7 +287,6 @@ main(int argc, char **argv)
 	static const enum op_kind kinds[] = { OP_ISSUE, OP_SIGN, OP_VERIFY };
 	double seconds = 3.0;
 	bool json = false;
-	cpu_set_t set;
 	int cpu = 0, err, rc = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -366,9 +310,7 @@ main(int argc, char **argv)
 		}
 	}
 
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+	if (!bench_pin_cpu0()) {
 		fprintf(stderr, "certs_bench: sched_setaffinity(CPU 0): %s; running unpinned\n",
 		    strerror(errno));
 		cpu = -1;

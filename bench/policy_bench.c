@@ -58,7 +58,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -74,6 +73,7 @@
 
 #include <lmdb.h>
 
+#include "bench/bench.h"
 #include "certs/crypto.h"
 #include "certs/spiffe.h"
 #include "policy/policy.h"
@@ -103,12 +103,6 @@ struct query {
 	uint8_t kind;
 };
 
-/* Latency samples in nanoseconds (a check never takes 4 s). */
-struct samples {
-	uint32_t *v;
-	size_t n;
-	size_t cap;
-};
 
 struct lat {
 	size_t count;
@@ -145,15 +139,6 @@ static char tmp_dir[256];
 static char db_path[300];
 static char lock_path[310];
 static volatile sig_atomic_t tmp_made;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 remove_db_files(void)
@@ -412,68 +397,28 @@ query_make(struct query *q, struct spiffe_id *sc, size_t n, uint64_t *st)
 
 /* ---- Measuring ------------------------------------------------------------- */
 
-static int
-samples_push(struct samples *s, uint64_t ns)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 65536;
-		uint32_t *v = realloc(s->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return POLICY_E_NOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-	return 0;
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static uint32_t
-percentile(const struct samples *s, double pct)
-{
-	size_t rank;
-
-	if (s->n == 0)
-		return 0;
-	rank = (size_t)((pct / 100.0) * (double)s->n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > s->n)
-		rank = s->n;
-	return s->v[rank - 1];
-}
-
 static void
-summarise(struct samples *s, struct lat *l)
+summarise(struct bench_samples *s, struct lat *l)
 {
 	double sum = 0.0;
 
-	qsort(s->v, s->n, sizeof(s->v[0]), cmp_u32);
+	bench_sort(s);
 	for (size_t i = 0; i < s->n; i++)
 		sum += (double)s->v[i];
 	l->count = s->n;
-	l->p50 = percentile(s, 50.0);
-	l->p99 = percentile(s, 99.0);
-	l->p999 = percentile(s, 99.9);
+	l->p50 = bench_percentile(s, 50.0);
+	l->p99 = bench_percentile(s, 99.0);
+	l->p999 = bench_percentile(s, 99.9);
 	l->max = s->n ? s->v[s->n - 1] : 0;
 	l->mean = s->n ? sum / (double)s->n : 0.0;
 }
 
 /* Append b's samples to a (for the allow and mix summaries). */
 static int
-samples_cat(struct samples *a, const struct samples *b)
+samples_cat(struct bench_samples *a, const struct bench_samples *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (samples_push(a, b->v[i]) != 0)
+		if (bench_push(a, b->v[i]) != 0)
 			return POLICY_E_NOMEM;
 	return 0;
 }
@@ -483,15 +428,15 @@ static uint64_t
 timer_overhead(void)
 {
 	static uint32_t d[100001];
-	struct samples s = { d, 0, AD_ARRAY_LEN(d) };
+	struct bench_samples s = { d, 0, AD_ARRAY_LEN(d) };
 
 	for (size_t i = 0; i < AD_ARRAY_LEN(d); i++) {
-		uint64_t t0 = now_ns(), t1 = now_ns();
+		uint64_t t0 = bench_now_ns(), t1 = bench_now_ns();
 
 		d[s.n++] = (uint32_t)(t1 - t0);
 	}
-	qsort(d, s.n, sizeof(d[0]), cmp_u32);
-	return percentile(&s, 50.0);
+	bench_sort(&s);
+	return bench_percentile(&s, 50.0);
 }
 
 struct ids {
@@ -530,27 +475,27 @@ static int
 measure_latency(struct policy_reader *rd, const struct query *q, size_t nq, double seconds,
     struct ids *ids, struct result *res)
 {
-	struct samples s[Q_KINDS], all = { 0 };
+	struct bench_samples s[Q_KINDS], all = { 0 };
 	struct policy_decision d;
 	uint64_t start, t0, t1, budget = (uint64_t)(seconds * 1e9);
 	size_t i = 0;
 	int err = 0, rc = -1;
 
 	memset(s, 0, sizeof(s));
-	start = now_ns();
+	start = bench_now_ns();
 	do {
 		const struct query *x = &q[i];
 
 		qid_load(&ids->src, &x->src);
 		qid_load(&ids->dst, &x->dst);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = policy_check(rd, &ids->src, &ids->dst, x->port, BENCH_NOW, &d);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (err != 0) {
 			fail("policy_check", err);
 			goto out;
 		}
-		if ((err = samples_push(&s[x->kind], t1 - t0)) != 0) {
+		if ((err = bench_push(&s[x->kind], t1 - t0)) != 0) {
 			fail("samples", err);
 			goto out;
 		}
@@ -588,7 +533,7 @@ measure_throughput(struct policy_reader *rd, const struct query *q, size_t nq, d
 	size_t i = 0, count = 0, allowed = 0, want = 0;
 	int err;
 
-	start = now_ns();
+	start = bench_now_ns();
 	do {
 		for (int c = 0; c < CHUNK; c++) {
 			const struct query *x = &q[i];
@@ -604,7 +549,7 @@ measure_throughput(struct policy_reader *rd, const struct query *q, size_t nq, d
 				i = 0;
 		}
 		count += CHUNK;
-		end = now_ns();
+		end = bench_now_ns();
 	} while (end - start < budget);
 	if (allowed != want) {
 		fprintf(stderr, "policy_bench: throughput loop: %zu allowed, expected %zu\n",
@@ -717,9 +662,9 @@ apply_timed(struct policy_store *s, const struct policy_rule *rules, size_t n, d
 	uint64_t t0, t1;
 	int err;
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	err = policy_apply(s, rules, n, NULL, 0, false, NULL, NULL, changes, &actor);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (err != 0)
 		return fail("policy_apply", err);
 	*secs = (double)(t1 - t0) / 1e9;
@@ -753,7 +698,7 @@ run_one(size_t n, double seconds, struct query *q, struct ids *ids, struct resul
 	if (err != 0)
 		return fail("policy_store_open", err);
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	rules = calloc(n, sizeof(*rules));
 	if (rules == NULL) {
 		fprintf(stderr, "policy_bench: cannot allocate %zu rules (%.0f MiB)\n", n,
@@ -763,7 +708,7 @@ run_one(size_t n, double seconds, struct query *q, struct ids *ids, struct resul
 	for (size_t i = 0; i < n; i++)
 		if (rule_make(i, &rules[i]) != 0)
 			goto out;
-	res->gen_s = (double)(now_ns() - t0) / 1e9;
+	res->gen_s = (double)(bench_now_ns() - t0) / 1e9;
 	res->rules_array_mb = (double)n * sizeof(*rules) / 1048576.0;
 
 	if (apply_timed(s, rules, n, &res->apply_s, &res->apply_changes, &res->rev_apply) != 0)
@@ -975,7 +920,6 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	bool json = false;
 	const char *tmp;
-	cpu_set_t set;
 	int err, rc = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -1006,9 +950,7 @@ main(int argc, char **argv)
 		}
 	}
 
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+	if (!bench_pin_cpu0()) {
 		fprintf(stderr, "policy_bench: sched_setaffinity(CPU 0): %s; running unpinned\n",
 		    strerror(errno));
 		ri.cpu = -1;
