@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make dev`: authd's self-contained dev walkthrough. Until the daemon
-# lands (see the README's status table) it exercises the CA end to end in
-# build/dev: a fresh trust domain, two workload SVIDs, and a real mutual-TLS
-# handshake between them with OpenSSL, then prints commands to try next.
+# lands (see the README's status table) it exercises the CA and the
+# allow-list end to end in build/dev: a fresh trust domain, two workload
+# SVIDs, a real mutual-TLS handshake between them with OpenSSL, a policy
+# store with one rule and an allowed and a denied check, then prints
+# commands to try next.
 set -euo pipefail
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,9 +49,20 @@ else
 	exit 1
 fi
 
+echo
+echo "== the allow-list: frontend may reach db on 5432, nothing else"
+export AUTHD_POLICY_DB=$DEV/policy.mdb
+run "$AUTHCTL" policy allow --from spiffe://$TD/ns/shop/sa/frontend --to spiffe://$TD/ns/shop/sa/db \
+	--port 5432 --comment "frontend reads orders"
+run "$AUTHCTL" policy check --from spiffe://$TD/ns/shop/sa/frontend --to spiffe://$TD/ns/shop/sa/db --port 5432
+run "$AUTHCTL" policy check --from spiffe://$TD/ns/shop/sa/db --to spiffe://$TD/ns/shop/sa/frontend --port 8080 || true
+
 cat <<MSG
 
 Try next (everything lives in $DEV):
+  export AUTHD_POLICY_DB=$DEV/policy.mdb
+  $AUTHCTL policy check --from spiffe://$TD/ns/shop/sa/frontend --to spiffe://$TD/ns/shop/sa/db --port 22
+  $AUTHCTL policy list; $AUTHCTL policy export; $AUTHCTL policy history
   $AUTHCTL ca verify --dir $DEV/ca --cert $DEV/db/svid.pem
   $AUTHCTL ca verify --dir $DEV/ca --cert $DEV/db/svid.pem --at \$(( \$(date +%s) + 7200 ))   # expired
   $AUTHCTL ca verify --dir $DEV/ca --cert $DEV/db/svid.pem --trust-domain other.org          # foreign
