@@ -14,14 +14,7 @@
 #include <string.h>
 
 #include "authd/connect.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond))						\
-			abort();					\
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* Appended after the input: a second head and a TLS record's start. */
 static const uint8_t tail[] = "\r\n\r\nCONNECT b:2 HTTP/1.1\r\n\r\n\x16\x03\x01";

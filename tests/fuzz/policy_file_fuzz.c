@@ -22,14 +22,7 @@
 #include "certs/error.h"
 #include "certs/spiffe.h"
 #include "policy/policy.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond))						\
-			abort();					\
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static bool
 known_err(int err)

@@ -10,11 +10,10 @@
 #include <string.h>
 
 #include "policy/policy_int.h"
+#include "tests/fuzz/fuzz.h"
 
 static struct policy_rule rule;
 static uint8_t again[POLICY_RECORD_MAX];
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,14 +12,7 @@
 
 #include "certs/error.h"
 #include "certs/spiffe.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond))						\
-			abort();					\
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static bool
 is_id_err(int err)

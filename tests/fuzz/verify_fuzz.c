@@ -53,16 +53,9 @@
 #include "certs/info.h"
 #include "certs/spiffe.h"
 #include "certs/verify.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond))						\
-			abort();					\
-	} while (0)
-
 /* Issue time of the seeds' good SVIDs + 60 s (2026-11-25T21:09:09Z). */
 #define FIXED_NOW INT64_C(1795640949)
 /* Past every X.509 date (year 9999) and before every one (year 0). */
