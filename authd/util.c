@@ -201,3 +201,13 @@ util_mkdir_p(const char *dir, unsigned mode)
 	}
 	return 0;
 }
+
+int
+util_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}

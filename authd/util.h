@@ -45,6 +45,12 @@ int util_write_file_new(const char *path, const void *data, size_t len, unsigned
  */
 int util_mkdir_p(const char *dir, unsigned mode) AD_MUST_CHECK;
 
+/*
+ * Order two byte strings bytewise, a shorter prefix first (what sorting
+ * by memcmp over lengths that differ needs). Returns <0, 0 or >0.
+ */
+int util_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen);
+
 /* util_wipe(p, len) then free(p). Accepts NULL. */
 void util_free_wiped(void *p, size_t len);
 

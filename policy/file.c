@@ -744,12 +744,8 @@ static int
 strkey_cmp(const void *a, const void *b)
 {
 	const struct strkey *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->s, y->s, n);
 
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
+	return util_bytes_cmp(x->s, x->len, y->s, y->len);
 }
 
 /*
@@ -1028,12 +1024,8 @@ static int
 line_cmp(const void *a, const void *b)
 {
 	const struct line *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->p, y->p, n);
 
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
+	return util_bytes_cmp(x->p, x->len, y->p, y->len);
 }
 
 static bool

@@ -20,43 +20,72 @@ read_begin(struct policy_store *s, MDB_txn **txn)
 	return policy__mdb_err(rc);
 }
 
-int
-policy_list(struct policy_store *s, const struct policy_selector *from,
-    const struct policy_selector *to, policy_rule_cb cb, void *arg)
+/* Call visit for each entry of dbi in key order, in one read transaction. */
+static int
+walk(struct policy_store *s, MDB_dbi dbi, int (*visit)(const MDB_val *k, const MDB_val *d,
+    void *ctx), void *ctx)
 {
-	struct policy_rule *r;
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, d;
 	int rc, err;
 
-	r = malloc(sizeof(*r));
-	if (r == NULL)
-		return POLICY_E_NOMEM;
 	if ((err = read_begin(s, &txn)) != 0)
-		goto out;
-	if ((rc = mdb_cursor_open(txn, s->rules, &cur)) != 0) {
+		return err;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
 		err = policy__mdb_err(rc);
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if ((err = policy__rule_decode(d.mv_data, d.mv_size, r)) != 0)
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+		if ((err = visit(&k, &d, ctx)) != 0)
 			goto out;
-		if (from != NULL && strcmp(from->str, r->from.str) != 0)
-			continue;
-		if (to != NULL && strcmp(to->str, r->to.str) != 0)
-			continue;
-		if ((err = cb(r, arg)) != 0)
-			goto out;
-	}
 	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	free(r);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+struct list_ctx {
+	const struct policy_selector *from, *to;
+	policy_rule_cb cb;
+	void *arg;
+	struct policy_rule r;
+};
+
+static int
+list_visit(const MDB_val *k, const MDB_val *d, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	int err = policy__rule_decode(d->mv_data, d->mv_size, &c->r);
+
+	(void)k;
+	if (err != 0)
+		return err;
+	if (c->from != NULL && strcmp(c->from->str, c->r.from.str) != 0)
+		return 0;
+	if (c->to != NULL && strcmp(c->to->str, c->r.to.str) != 0)
+		return 0;
+	return c->cb(&c->r, c->arg);
+}
+
+int
+policy_list(struct policy_store *s, const struct policy_selector *from,
+    const struct policy_selector *to, policy_rule_cb cb, void *arg)
+{
+	struct list_ctx *c = malloc(sizeof(*c));
+	int err;
+
+	if (c == NULL)
+		return POLICY_E_NOMEM;
+	c->from = from;
+	c->to = to;
+	c->cb = cb;
+	c->arg = arg;
+	err = walk(s, s->rules, list_visit, c);
+	free(c);
 	return err;
 }
 
@@ -84,40 +113,35 @@ policy_get(struct policy_store *s, uint64_t id, struct policy_rule *rule)
 	return err;
 }
 
+struct audit_ctx {
+	policy_audit_cb cb;
+	void *arg;
+	struct policy_selector sel;
+};
+
+static int
+audit_visit(const MDB_val *k, const MDB_val *d, void *ctx)
+{
+	struct audit_ctx *c = ctx;
+
+	(void)k;
+	if (policy_selector_parse(d->mv_data, d->mv_size, POLICY_TO, &c->sel, NULL) != 0)
+		return POLICY_E_CORRUPT;
+	return c->cb(&c->sel, c->arg);
+}
+
 int
 policy_audit_list(struct policy_store *s, policy_audit_cb cb, void *arg)
 {
-	struct policy_selector *sel;
-	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k, d;
-	int rc, err;
+	struct audit_ctx *c = malloc(sizeof(*c));
+	int err;
 
-	sel = malloc(sizeof(*sel));
-	if (sel == NULL)
+	if (c == NULL)
 		return POLICY_E_NOMEM;
-	if ((err = read_begin(s, &txn)) != 0)
-		goto out;
-	if ((rc = mdb_cursor_open(txn, s->audit, &cur)) != 0) {
-		err = policy__mdb_err(rc);
-		goto out;
-	}
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (policy_selector_parse(d.mv_data, d.mv_size, POLICY_TO, sel, NULL) != 0) {
-			err = POLICY_E_CORRUPT;
-			goto out;
-		}
-		if ((err = cb(sel, arg)) != 0)
-			goto out;
-	}
-	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
-out:
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-	free(sel);
+	c->cb = cb;
+	c->arg = arg;
+	err = walk(s, s->audit, audit_visit, c);
+	free(c);
 	return err;
 }
 

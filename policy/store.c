@@ -752,12 +752,8 @@ static int
 keyed_cmp(const void *a, const void *b)
 {
 	const struct keyed *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->key, y->key, n);
 
-	if (c != 0)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
+	return util_bytes_cmp(x->key, x->len, y->key, y->len);
 }
 
 static void
