@@ -1,0 +1,62 @@
+/*
+ * The daemon's counters and gauges, rendered as Prometheus text exposition
+ * format 0.0.4 for /metrics. All updates happen on the loop thread: plain
+ * integers, no atomics.
+ *
+ * Label values come from small fixed sets (decision and reason tokens,
+ * workload names), held in a bounded table per family; a family that would
+ * exceed METRICS_SERIES_MAX series counts the rest under reason="other"
+ * (or workload="other") rather than grow without bound.
+ */
+#ifndef AUTHD_AUTHD_METRICS_H
+#define AUTHD_AUTHD_METRICS_H
+
+#include <stdint.h>
+
+#include "authd/util.h"
+
+#define METRICS_SERIES_MAX 256
+
+struct metrics;
+struct strbuf;
+
+enum metrics_dir {
+	METRICS_INBOUND,
+	METRICS_OUTBOUND,
+};
+
+enum metrics_counter {
+	/* labels: direction, decision ("allow", "deny", "audit", "error"), reason */
+	METRICS_CONNECTIONS,		/* authd_connections_total */
+	/* labels: direction, reason (tls_error_reason tokens) */
+	METRICS_HANDSHAKE_FAILURES,	/* authd_handshake_failures_total */
+	/* labels: direction, limit ("handshake_timeout", "header_timeout", "idle_timeout",
+	 * "max_connections", "max_connections_per_workload", "max_header_bytes", "connect_timeout") */
+	METRICS_LIMITS,			/* authd_limit_hits_total */
+	/* labels: direction, reason (e.g. "too-big", "syntax", "method") */
+	METRICS_BAD_REQUESTS,		/* authd_bad_requests_total */
+	/* labels: reason ("ok", "failed") */
+	METRICS_SVID_ISSUED,		/* authd_svid_issued_total */
+	METRICS_COUNTER_COUNT_,
+};
+
+int metrics_new(struct metrics **out) AD_MUST_CHECK;
+void metrics_free(struct metrics *m);
+
+/* Add n to a counter; label is the last label's value (decision+reason take two). */
+void metrics_count(struct metrics *m, enum metrics_counter c, enum metrics_dir dir,
+    const char *label1, const char *label2, uint64_t n);
+/* Bytes proxied: authd_bytes_total{direction, way="rx"|"tx"}. rx = from the peer/app into authd. */
+void metrics_bytes(struct metrics *m, enum metrics_dir dir, uint64_t rx, uint64_t tx);
+/* authd_active_connections{direction}: +1 / -1. */
+void metrics_active(struct metrics *m, enum metrics_dir dir, int delta);
+/* authd_svid_expiry_seconds{workload="NS/NAME"}: set to not_after - now at render time; 0 removes. */
+void metrics_svid(struct metrics *m, const char *workload, int64_t not_after);
+/* authd_policy_revision, authd_registry_revision. */
+void metrics_revisions(struct metrics *m, uint64_t policy, uint64_t registry);
+/* authd_ready (1/0), authd_draining (1/0). */
+void metrics_state(struct metrics *m, int ready, int draining);
+
+/* Append the whole exposition, with # HELP and # TYPE lines, judged at now. */
+void metrics_render(const struct metrics *m, int64_t now, struct strbuf *out);
+#endif
