@@ -456,10 +456,14 @@ json_str_or_null(const char *s)
 static void
 expiry_text(int64_t t, int64_t now, char *buf, size_t size)
 {
+	uint64_t left = (uint64_t)(t > now ? t - now : now - t);
 	char when[32], d[32];
 
+	/* Whole minutes read better ("in 59m"); seconds only in the last minute. */
+	if (left >= 60)
+		left -= left % 60;
 	certs_time_format(t, when, sizeof(when));
-	duration_format((uint64_t)(t > now ? t - now : now - t), d, sizeof(d));
+	duration_format(left, d, sizeof(d));
 	if (t > now)
 		snprintf(buf, size, "%s (in %s)", when, d);
 	else if (t == now)
