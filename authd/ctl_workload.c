@@ -229,9 +229,10 @@ target_opt(const char *s, size_t n, struct workload_upstream *u)
 		for (size_t i = 0; i < n; i++)
 			if (s[i] == ':')
 				colon = s + i;
-		if (colon == NULL)
+		hlen = colon != NULL ? (size_t)(colon - s) : 0;
+		/* IPv6 needs brackets, or "::1:80" could be a host without a port. */
+		if (colon == NULL || memchr(s, ':', hlen) != NULL)
 			goto bad;
-		hlen = (size_t)(colon - s);
 	}
 	n -= (size_t)(colon + 1 - s);
 	if (n == 0 || n > 5 || colon[1] == '0')
