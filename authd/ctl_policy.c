@@ -17,7 +17,7 @@
 #include "certs/info.h"
 #include "policy/policy.h"
 
-#define POLICY_DB_DEFAULT "/var/lib/authd/policy.mdb"
+#define POLICY_DB_DEFAULT CTL_POLICY_DB_DEFAULT
 
 struct pol_opts {
 	const char *db;
