@@ -107,26 +107,32 @@ issue_work(uv_work_t *w)
 {
 	struct daemon *d = w->data;
 
-	struct served *wl = d->issue_wl;
+	d->issue_svid = NULL;
+	d->issue_err = certs_svid_new(d->ca, &d->issue_wl->id, d->issue_ttl,
+	    proxy_now_ms() / 1000, &d->issue_svid);
+}
+
+/*
+ * Report a new SVID for `authctl workload list` (registry workloads only).
+ * On the loop thread: registry calls must not run concurrently in one
+ * process, and a map resize needs no other transaction open. One commit
+ * per renewal is a small price.
+ */
+static void
+record_status(struct served *wl, const struct certs_svid *svid)
+{
 	struct workload_svid_status st;
 
-	d->issue_svid = NULL;
-	d->issue_err = certs_svid_new(d->ca, &wl->id, d->cfg.svid_ttl, proxy_now_ms() / 1000,
-	    &d->issue_svid);
-	/*
-	 * Report it for `authctl workload list`. An LMDB commit syncs to disk,
-	 * so it happens here, off the loop; registry workloads only.
-	 */
-	if (d->issue_err != 0 || wl->from_config)
+	if (wl->from_config)
 		return;
 	memset(&st, 0, sizeof(st));
-	if (util_snprintf(st.spiffe_id, sizeof(st.spiffe_id), "%s", wl->id.str) == 0 &&
-	    util_snprintf(st.serial, sizeof(st.serial), "%s", certs_svid_serial(d->issue_svid)) == 0) {
-		st.not_after = certs_svid_not_after(d->issue_svid);
-		st.updated = proxy_now_ms() / 1000;
-		if (registry_set_status(d->store, wl->spec.ns, wl->spec.name, &st) != 0)
-			d->issue_status_failed = true;	/* logged on the loop thread */
-	}
+	if (util_snprintf(st.spiffe_id, sizeof(st.spiffe_id), "%s", wl->id.str) != 0 ||
+	    util_snprintf(st.serial, sizeof(st.serial), "%s", certs_svid_serial(svid)) != 0)
+		return;
+	st.not_after = certs_svid_not_after(svid);
+	st.updated = proxy_now_ms() / 1000;
+	if (registry_set_status(wl->d->store, wl->spec.ns, wl->spec.name, &st) != 0)
+		log_warn("%s: cannot record the SVID in the registry (authctl workload list)", wl->key);
 }
 
 static int
@@ -197,10 +203,6 @@ issue_done(uv_work_t *w, int status)
 	int err = status < 0 ? -ECANCELED : d->issue_err;
 
 	d->issue_running = false;
-	if (d->issue_status_failed) {
-		d->issue_status_failed = false;
-		log_warn("%s: cannot record the SVID in the registry (authctl workload list)", wl->key);
-	}
 	d->issue_wl = NULL;
 	d->issue_svid = NULL;
 	wl->queued = false;
@@ -234,6 +236,7 @@ issue_done(uv_work_t *w, int status)
 		at = certs_renew_at(nb, na, IDENTITY_MARGIN, randombytes_random());
 		schedule(wl, at > now ? (uint64_t)(at - now) * 1000 : 1000);
 		bind_listeners(wl);
+		record_status(wl, id->svid);
 	}
 	served_unref(wl);
 	start_next(d);
@@ -254,6 +257,7 @@ start_next(struct daemon *d)
 			continue;
 		}
 		d->issue_wl = wl;
+		d->issue_ttl = d->cfg.svid_ttl;
 		d->issue_work.data = d;
 		if (uv_queue_work(d->loop, &d->issue_work, issue_work, issue_done) < 0) {
 			wl->queued = false;

@@ -133,7 +133,7 @@ struct daemon {
 	struct served *issue_wl;
 	struct certs_svid *issue_svid;
 	int issue_err;
-	bool issue_status_failed;	/* the registry status write failed */
+	uint32_t issue_ttl;		/* copied for the job: a reload may change cfg meanwhile */
 	/* Dev mode's sample apps. */
 	uv_tcp_t dev_apps[2];
 	size_t n_dev_apps;
