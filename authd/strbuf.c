@@ -247,8 +247,9 @@ strbuf_prom_label(struct strbuf *sb, const char *s)
 			break;
 		default:
 			/* Label values are UTF-8; a stray byte would break the scrape. */
-			if (u[i] < 0x80 || (k = utf8_len(u + i, n - i, &bad)) > 0) {
-				i += u[i] < 0x80 ? 1 : k;
+			k = utf8_len(u + i, n - i, &bad);
+			if (k > 0) {
+				i += k;
 				continue;
 			}
 			rep = "\xef\xbf\xbd";
