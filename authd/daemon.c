@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "authd/accesslog.h"
 #include "authd/admin.h"
 #include "authd/log.h"
 #include "authd/proxy.h"
