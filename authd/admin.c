@@ -276,9 +276,11 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	(void)uv_read_stop(stream);
 	if (err != 0) {
+		/* A HEAD request's answer has no body, even when it is an error. */
 		text_body(c, http_strerror(err));
 		strbuf_puts(&c->body, "\n");
-		respond(c, http_error_status(err), CT_TEXT, false);
+		respond(c, http_error_status(err), CT_TEXT,
+		    c->in_len >= 5 && memcmp(c->in, "HEAD ", 5) == 0);
 		return;
 	}
 	dispatch(c, &req);
