@@ -365,6 +365,7 @@ listen_socket(const struct addr *ad, uint16_t *port)
 	socklen_t len = sizeof(ss);
 	int fd, one = 1, err = 0;
 
+	memset(&ss, 0, sizeof(ss));
 	fd = socket(ad->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
