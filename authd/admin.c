@@ -276,9 +276,11 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	(void)uv_read_stop(stream);
 	if (err != 0) {
+		/* A HEAD request's answer has no body, even when it is an error. */
 		text_body(c, http_strerror(err));
 		strbuf_puts(&c->body, "\n");
-		respond(c, http_error_status(err), CT_TEXT, false);
+		respond(c, http_error_status(err), CT_TEXT,
+		    c->in_len >= 5 && memcmp(c->in, "HEAD ", 5) == 0);
 		return;
 	}
 	dispatch(c, &req);
@@ -363,6 +365,7 @@ listen_socket(const struct addr *ad, uint16_t *port)
 	socklen_t len = sizeof(ss);
 	int fd, one = 1, err = 0;
 
+	memset(&ss, 0, sizeof(ss));
 	fd = socket(ad->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -347,6 +347,7 @@ client_routes(struct ctx *c)
 			(void)close(fd);
 		}
 	}
+	fetch(c, "HEAD /healthz HTTP/1.1\r\n\r\n");			/* 16: no Host */
 }
 
 TEST(test_routes)
@@ -360,7 +361,7 @@ TEST(test_routes)
 	metrics_count(srv.m, METRICS_CONNECTIONS, METRICS_INBOUND, "allow", "rule", 3);
 	metrics_svid(srv.m, "demo/web", NOW + 1800);
 	run(&srv, 1, 0, client_routes, &c);
-	REQUIRE(c.n_resp == 16);
+	REQUIRE(c.n_resp == 17);
 
 	check_framing(c.resp[0], c.resp_len[0], 200, "healthz");
 	EXPECT_STR(body_of(c.resp[0]), "ok\n");
@@ -408,6 +409,11 @@ TEST(test_routes)
 	EXPECT(body_of(r) != NULL && *body_of(r) == '\0');
 	check_framing(c.resp[15], c.resp_len[15], 200, "pieces");
 	EXPECT_STR(body_of(c.resp[15]), "ok\n");
+	/* An error answer to HEAD announces its body and leaves it out. */
+	r = c.resp[16];
+	EXPECT_EQ(status_of(r), 400);
+	EXPECT(body_of(r) != NULL && *body_of(r) == '\0');
+	EXPECT(strtoul(field(r, "Content-Length"), NULL, 10) > 0);
 	free_ctx(&c);
 	metrics_free(srv.m);
 }
