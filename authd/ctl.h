@@ -19,7 +19,7 @@ enum {
 };
 
 /* The node's LMDB store (policy and workload registry) unless --db/--store or $AUTHD_POLICY_DB. */
-#define CTL_POLICY_DB_DEFAULT "/var/lib/authd/policy.mdb"
+#define CTL_POLICY_DB_DEFAULT "/var/lib/authd/store.mdb"
 
 /* Print "authctl: " + message + newline to stderr. */
 void ctl_err(const char *fmt, ...) AD_PRINTF(1, 2);

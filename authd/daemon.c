@@ -311,10 +311,11 @@ check_revisions(struct daemon *d)
 
 /* ---- Lifecycle ------------------------------------------------------------ */
 
+/* Close h unless it was never initialised (a start that failed early) or is closing. */
 static void
 close_handle(uv_handle_t *h)
 {
-	if (!uv_is_closing(h))
+	if (h->type != UV_UNKNOWN_HANDLE && h->loop != NULL && !uv_is_closing(h))
 		uv_close(h, NULL);
 }
 
@@ -568,6 +569,21 @@ load_trust(struct daemon *d)
 	return 0;
 }
 
+/* The store's directory (the state dir, usually) is created 0700 when missing. */
+static int
+make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	if (util_snprintf(dir, sizeof(dir), "%s", path) != 0)
+		return -ENAMETOOLONG;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	return util_mkdir_p(dir, 0700);
+}
+
 static int
 start(struct daemon *d)
 {
@@ -576,6 +592,10 @@ start(struct daemon *d)
 
 	if ((r = load_trust(d)) != 0)
 		return r;
+	if ((r = make_parent(d->cfg.store)) != 0) {
+		log_warn("cannot create the directory of %s: %s", d->cfg.store, strerror(-r));
+		return r;
+	}
 	if ((r = policy_store_open(d->cfg.store, POLICY_OPEN_CREATE, 0, &d->store)) != 0) {
 		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
 		return r;

@@ -41,7 +41,7 @@ static const char dev_policy[] =
 	"    - from: spiffe://" DEV_TD "/ns/" DEV_NS "/sa/frontend\n"
 	"      to: spiffe://" DEV_TD "/ns/" DEV_NS "/sa/backend\n"
 	"      ports: [18082]\n"
-	"      comment: the dev sample: frontend calls backend\n";
+	"      comment: the dev sample, frontend calls backend\n";
 
 static int
 dev_policy_seed(const char *store_path)
@@ -63,6 +63,8 @@ dev_policy_seed(const char *store_path)
 	}
 	r = policy_set_parse((const uint8_t *)dev_policy, sizeof(dev_policy) - 1, &set, err,
 	    sizeof(err));
+	if (r != 0)
+		log_warn("dev: sample policy: %s", err);
 	if (r == 0) {
 		r = policy_apply(s, set.rules, set.n, set.audit, set.naudit, false, NULL, NULL,
 		    &changes, &actor);
@@ -93,10 +95,14 @@ dev_prepare(const char *state_dir, struct config *cfg)
 	}
 	p.now = proxy_now_ms() / 1000;
 	r = certs_ca_init(cfg->ca_dir, DEV_TD, &p);
-	if (r != 0 && r != CERTS_E_EXISTS)
+	if (r != 0 && r != CERTS_E_EXISTS) {
+		log_warn("dev: CA in %s: %s", cfg->ca_dir, certs_strerror(r));
 		return r;
-	if ((r = dev_policy_seed(cfg->store)) != 0)
+	}
+	if ((r = dev_policy_seed(cfg->store)) != 0) {
+		log_warn("dev: policy store %s: %s", cfg->store, policy_strerror(r));
 		return r;
+	}
 	free(cfg->workloads);
 	if ((cfg->workloads = calloc(2, sizeof(*cfg->workloads))) == NULL)
 		return -ENOMEM;

@@ -163,7 +163,7 @@ main(int argc, char **argv)
 		if (f.state_dir == NULL)
 			f.state_dir = "authd-dev";
 		if ((r = dev_prepare(f.state_dir, &d->cfg)) != 0) {
-			fprintf(stderr, "authd: dev state in %s: %s\n", f.state_dir, strerror(r < 0 && r > -4096 ? -r : EINVAL));
+			fprintf(stderr, "authd: cannot prepare the dev state in %s\n", f.state_dir);
 			return 3;
 		}
 	}
