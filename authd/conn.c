@@ -394,7 +394,7 @@ on_net_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	} else if (c->st == CONN_LINGER) {
 		return;		/* discard until EOF */
 	} else if (tls_feed(c->tls, (const uint8_t *)b->base, (size_t)n) != 0) {
-		conn_abort(c, "error", "internal");	/* alloc_net sized the read: cannot happen */
+		conn_abort(c, "error", "no-memory");	/* alloc_net sized the read: only ENOMEM */
 		return;
 	}
 	c->last_io = uv_now(c->d->loop);

@@ -172,7 +172,11 @@ get_be(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* Memory BIO: mbedTLS reads from s->in and writes to s->out. */
+/*
+ * Memory BIO: mbedTLS reads from s->in and writes to s->out. Both are
+ * allocated when bytes arrive and freed when drained, so an idle
+ * connection holds neither (they carry only ciphertext: no wiping).
+ */
 
 static int
 bio_send(void *arg, const unsigned char *buf, size_t len)
@@ -182,6 +186,8 @@ bio_send(void *arg, const unsigned char *buf, size_t len)
 
 	if (used == TLS_OUT_MAX)
 		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	if (s->out == NULL && (s->out = malloc(TLS_OUT_MAX)) == NULL)
+		return MBEDTLS_ERR_SSL_ALLOC_FAILED;
 	n = len < TLS_OUT_MAX - used ? len : TLS_OUT_MAX - used;
 	if (s->out_len + n > TLS_OUT_MAX) {
 		memmove(s->out, s->out + s->out_off, used);
@@ -205,8 +211,11 @@ bio_recv(void *arg, unsigned char *buf, size_t len)
 		n = len;
 	memcpy(buf, s->in + s->in_off, n);
 	s->in_off += n;
-	if (s->in_off == s->in_len)
+	if (s->in_off == s->in_len) {
 		s->in_off = s->in_len = 0;
+		free(s->in);
+		s->in = NULL;
+	}
 	return (int)n;
 }
 
@@ -518,8 +527,6 @@ tls_session_new(struct tls_config *cfg, struct tls_session **out)
 	s->have_expected = cfg->have_expected;
 	s->expected = cfg->expected;
 	mbedtls_ssl_init(&s->ssl);
-	if ((s->in = malloc(TLS_FEED_MAX)) == NULL || (s->out = malloc(TLS_OUT_MAX)) == NULL)
-		goto out;
 	switch (mbedtls_ssl_setup(&s->ssl, &cfg->conf)) {
 	case 0:
 		break;
@@ -554,8 +561,8 @@ tls_session_free(struct tls_session *s)
 	if (s == NULL)
 		return;
 	mbedtls_ssl_free(&s->ssl);
-	util_free_wiped(s->in, s->in != NULL ? TLS_FEED_MAX : 0);
-	util_free_wiped(s->out, s->out != NULL ? TLS_OUT_MAX : 0);
+	free(s->in);
+	free(s->out);
 	util_free_wiped(s, sizeof(*s));
 }
 
@@ -591,6 +598,8 @@ tls_feed(struct tls_session *s, const uint8_t *p, size_t len)
 		return TLS_E_TOO_BIG;
 	if (len == 0)
 		return 0;
+	if (s->in == NULL && (s->in = malloc(TLS_FEED_MAX)) == NULL)
+		return TLS_E_NOMEM;
 	if (s->in_len + len > TLS_FEED_MAX) {
 		memmove(s->in, s->in + s->in_off, used);
 		s->in_off = 0;
@@ -610,6 +619,10 @@ tls_feed_eof(struct tls_session *s)
 size_t
 tls_pending_out(struct tls_session *s, const uint8_t **p)
 {
+	if (s->out == NULL) {
+		*p = NULL;
+		return 0;
+	}
 	*p = s->out + s->out_off;
 	return s->out_len - s->out_off;
 }
@@ -620,8 +633,11 @@ tls_consume_out(struct tls_session *s, size_t n)
 	size_t used = s->out_len - s->out_off;
 
 	s->out_off += n < used ? n : used;
-	if (s->out_off == s->out_len)
+	if (s->out_off == s->out_len) {
 		s->out_off = s->out_len = 0;
+		free(s->out);
+		s->out = NULL;
+	}
 }
 
 /* Record a failure; later calls return it. */

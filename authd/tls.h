@@ -111,7 +111,7 @@ void tls_session_free(struct tls_session *s);
 int tls_session_set_expected_peer(struct tls_session *s, const struct spiffe_id *id) AD_MUST_CHECK;
 
 /*
- * Append received ciphertext. Takes all len bytes or none: TLS_E_TOO_BIG
+ * Append received ciphertext. Takes all len bytes or none: TLS_E_NOMEM, or TLS_E_TOO_BIG
  * when len > tls_feed_room() (nothing is appended; the session is
  * unaffected). Size socket reads by tls_feed_room() and stop reading while
  * tls_want_feed() is false; the room comes back as tls_handshake/tls_read
