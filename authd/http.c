@@ -13,8 +13,10 @@
  */
 #include "authd/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authd/buf.h"
 #include "authd/strbuf.h"
@@ -282,6 +284,45 @@ parse_request_line(const struct line *l, struct http_request *req)
  * starting with whitespace is an obs-fold continuation (or hides a name),
  * and whitespace before the colon is forbidden; both are rejected.
  */
+/*
+ * The admin endpoint answers only requests addressed to an IP literal or
+ * localhost: a browser tricked by DNS rebinding sends the attacker's host
+ * name, and must not read /workloads.
+ */
+static bool
+host_is_local(const uint8_t *v, size_t n)
+{
+	char text[64];
+	size_t i = n;
+
+	if (n == 0)
+		return true;	/* no authority to rebind */
+	if (n >= sizeof(text))
+		return false;
+	/* Drop a ":port" that is not inside brackets. */
+	while (i > 0 && v[i - 1] >= '0' && v[i - 1] <= '9')
+		i--;
+	if (i > 0 && i < n && v[i - 1] == ':' && v[0] != '[')
+		n = i - 1;
+	else if (i > 0 && i < n && v[i - 1] == ':' && v[i - 2] == ']')
+		n = i - 1;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (n == 9 && strncasecmp(text, "localhost", 9) == 0)
+		return true;
+	if (text[0] == '[' && n > 2 && text[n - 1] == ']') {
+		struct in6_addr a6;
+
+		text[n - 1] = '\0';
+		return inet_pton(AF_INET6, text + 1, &a6) == 1;
+	}
+	{
+		struct in_addr a4;
+
+		return inet_pton(AF_INET, text, &a4) == 1;
+	}
+}
+
 static int
 parse_field(struct req_ctx *c, const struct line *l)
 {
@@ -313,6 +354,8 @@ parse_field(struct req_ctx *c, const struct line *l)
 		if (c->has_host)
 			return HTTP_E_SYNTAX;	/* RFC 9112 section 3.2 */
 		c->has_host = true;
+		if (!host_is_local(v, vn))
+			return HTTP_E_HOST;
 	} else if (eq_nocase(name, name_len, "content-length")) {
 		if (vn != 1 || v[0] != '0')
 			return HTTP_E_BODY;
@@ -371,6 +414,7 @@ static const struct {
 	{ HTTP_E_VERSION, 505, "version", "protocol version is not HTTP/1.0 or HTTP/1.1" },
 	{ HTTP_E_BODY, 400, "body", "a request may not carry a body" },
 	{ HTTP_E_TARGET, 400, "target", "target is not an origin-form path of at most 256 bytes" },
+	{ HTTP_E_HOST, 421, "host", "Host is not localhost or an IP literal" },
 };
 
 int
@@ -415,6 +459,7 @@ status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";

@@ -35,6 +35,7 @@ enum http_err {
 	HTTP_E_VERSION = -1405,	/* not HTTP/1.0 or HTTP/1.1 (505) */
 	HTTP_E_BODY = -1406,	/* Content-Length other than 0, or Transfer-Encoding (400) */
 	HTTP_E_TARGET = -1407,	/* not origin-form, or a path over HTTP_PATH_MAX (400) */
+	HTTP_E_HOST = -1408,	/* Host not localhost or an IP literal: DNS rebinding (421) */
 };
 
 struct http_request {

@@ -314,7 +314,7 @@ check_framing(const char *r, size_t len, int status, const char *what)
 static void
 client_routes(struct ctx *c)
 {
-	static const char big_head_start[] = "GET /healthz HTTP/1.1\r\nHost: a\r\nX: ";
+	static const char big_head_start[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX: ";
 	char big[6000];
 
 	fetch(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");		/* 0 */
@@ -325,14 +325,14 @@ client_routes(struct ctx *c)
 	fetch(c, "GET /workloads HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");	/* 5 */
 	fetch(c, "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");		/* 6 */
 	fetch(c, "GET /healthz?verbose=1 HTTP/1.0\r\n\r\n");			/* 7 */
-	fetch(c, "GET /healthz HTTP/1.1\r\nHost: a\r\nno colon\r\n\r\n");	/* 8 */
-	fetch(c, "POST /metrics HTTP/1.1\r\nHost: a\r\n\r\n");			/* 9 */
+	fetch(c, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nno colon\r\n\r\n");	/* 8 */
+	fetch(c, "POST /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");			/* 9 */
 	fetch(c, "GET /healthz HTTP/2.0\r\n\r\n");				/* 10 */
 	/* A head larger than HTTP_HEAD_MAX, sent whole. */
 	memcpy(big, big_head_start, sizeof(big_head_start) - 1);
 	memset(big + sizeof(big_head_start) - 1, 'x', sizeof(big) - sizeof(big_head_start) + 1);
 	fetch_n(c, 0, big, sizeof(big));					/* 11 */
-	fetch(c, "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"); /* 12 */
+	fetch(c, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello"); /* 12 */
 	fetch(c, "GET /healthz HTTP/1.1\r\n\r\n");				/* 13: no Host */
 	fetch(c, "HEAD /nope HTTP/1.0\r\n\r\n");				/* 14 */
 	/* A request in pieces, then bytes after the head that are ignored. */
@@ -348,6 +348,9 @@ client_routes(struct ctx *c)
 		}
 	}
 	fetch(c, "HEAD /healthz HTTP/1.1\r\n\r\n");			/* 16: no Host */
+	/* DNS rebinding: a browser sends the attacker's name as Host. */
+	fetch(c, "GET /workloads HTTP/1.1\r\nHost: evil.example:15000\r\n\r\n");	/* 17 */
+	fetch(c, "GET /healthz HTTP/1.1\r\nHost: [::1]:15000\r\n\r\n");		/* 18 */
 }
 
 TEST(test_routes)
@@ -361,7 +364,7 @@ TEST(test_routes)
 	metrics_count(srv.m, METRICS_CONNECTIONS, METRICS_INBOUND, "allow", "rule", 3);
 	metrics_svid(srv.m, "demo/web", NOW + 1800);
 	run(&srv, 1, 0, client_routes, &c);
-	REQUIRE(c.n_resp == 17);
+	REQUIRE(c.n_resp == 19);
 
 	check_framing(c.resp[0], c.resp_len[0], 200, "healthz");
 	EXPECT_STR(body_of(c.resp[0]), "ok\n");
@@ -414,6 +417,9 @@ TEST(test_routes)
 	EXPECT_EQ(status_of(r), 400);
 	EXPECT(body_of(r) != NULL && *body_of(r) == '\0');
 	EXPECT(strtoul(field(r, "Content-Length"), NULL, 10) > 0);
+	check_framing(c.resp[17], c.resp_len[17], 421, "rebinding");
+	EXPECT(strstr(c.resp[17], "spiffe://") == NULL);
+	check_framing(c.resp[18], c.resp_len[18], 200, "IPv6 literal Host");
 	free_ctx(&c);
 	metrics_free(srv.m);
 }

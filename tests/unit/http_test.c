@@ -29,7 +29,7 @@
 	"Accept-Encoding: gzip\r\n"					\
 	"X-Prometheus-Scrape-Timeout-Seconds: 10\r\n"			\
 	"\r\n"
-#define H11 " HTTP/1.1\r\nHost: a\r\n"
+#define H11 " HTTP/1.1\r\nHost: localhost\r\n"
 
 struct tcase {
 	const char *s;
