@@ -612,13 +612,13 @@ TEST(bad_workloads)
 	EXPECT_BAD("workloads:\n- name: Web\n  namespace: shop\n", "line 2: workloads[0]: ",
 	    "name");
 	EXPECT_BAD("workloads:\n- name: web\n  namespace: shop\n  service_account: a_b\n",
-	    "line 2: workloads[0]: ", "service_account");
+	    "line 2: workloads[0]: ", "service account");
 	EXPECT_BAD("workloads:\n- name: web\n  namespace: shop\n"
 	    "  service_account: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	    "line 4: workloads[0].service_account: too long");
 	EXPECT_BAD("workloads:\n- name: web\n  namespace: shop\n  upstreams:\n"
 	    "  - {listen: 127.0.0.1:1, peer: 10.0.0.1:2, target: a:1, expect_id: 'spiffe://td'}\n",
-	    "line 2: workloads[0]: ", "expect_id");
+	    "line 2: workloads[0]: ", "expected ID");
 	/* Duplicate NS/NAME, even with another service account. */
 	EXPECT_BAD(WORKLOAD_WEB "  - name: db\n    namespace: shop\n"
 	    "  - name: web\n    namespace: shop\n    service_account: other\n",
