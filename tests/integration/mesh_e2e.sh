@@ -62,7 +62,12 @@ metric() {
 	in_ns "$ns" "$PY" "$MC" metric "http://$ADMIN/metrics" "$@" 2>/dev/null || echo "unreadable"
 }
 metric_eq() { [ "$(metric "$1" "${@:3}")" = "$2" ]; }
-metric_ne() { [ "$(metric "$1" "${@:3}")" != "$2" ]; }
+# metric_ne NS OLD NAME...: the value is a number other than OLD.
+metric_ne() {
+	local v
+	v=$(metric "$1" "${@:3}")
+	[[ $v =~ ^[0-9]+$ ]] && [ "$v" != "$2" ]
+}
 # plus BASE N: BASE + N, or "?BASE" when BASE is not a number.
 plus() { if [[ $1 =~ ^[0-9]+$ ]]; then echo $(($1 + $2)); else echo "?$1"; fi; }
 # metric_is DESC NS WANT NAME [LABEL=VALUE...]: counters move when a
@@ -276,14 +281,14 @@ common_config 2 >"$T/n2/authd.yaml"
 
 # Node 2's workloads go through the registry (docs/cli.md, authctl workload).
 check "node 2: db registered with authctl workload add" \
-    "$AUTHCTL" workload add --db "$S2" --namespace shop --name db --service-account db \
+    "$AUTHCTL" workload add db --store "$S2" --namespace shop --service-account db \
     --listen "$DB_IN" --app "$DB_APP" --app 10.102.1.2:7000 \
-    --upstream "listen=10.102.1.1:9001,peer=10.99.0.1:15001,target=10.101.1.2:8080,expect_id=$WEB"
+    --upstream "listen=10.102.1.1:9001,peer=10.99.0.1:15001,target=10.101.1.2:8080,id=$WEB"
 check "node 2: cache registered" \
-    "$AUTHCTL" workload add --db "$S2" --namespace shop --name cache \
+    "$AUTHCTL" workload add cache --store "$S2" --namespace shop \
     --listen "$CACHE_IN" --app 10.102.2.2:8080
-check_output "authctl workload list shows db" "shop/db|db.*shop|shop.*db" \
-    "$AUTHCTL" workload list --db "$S2"
+check_output "authctl workload list shows db" "^shop/db" "$AUTHCTL" workload list --store "$S2"
+seen "and cache" "^shop/cache"
 
 start_bg n1 "$T/n1/authd.log" "$AUTHD" --config "$T/n1/authd.yaml"
 PID1=$BG_PID
@@ -358,10 +363,10 @@ done
 
 # --- server identity -----------------------------------------------------------------
 
-out0=$(metric n1 authd_handshake_failures_total direction=outbound)
+out0=$(metric n1 authd_handshake_failures_total direction=outbound reason=peer-id-mismatch)
 check "job's upstream expecting cache but reaching db: closed" denied n1p2 10.101.2.1:9003
 metric_is "node 1 counts the wrong server identity" n1 "$(plus "$out0" 1)" \
-    authd_handshake_failures_total direction=outbound
+    authd_handshake_failures_total direction=outbound reason=peer-id-mismatch
 
 # --- curl and openssl as mesh clients ---------------------------------------------------
 
@@ -406,6 +411,7 @@ peer=$(sed -n 's/^local //p' "$T/big.out")
 logged "logged as an error for that peer" "$T/n2/access.log" direction=inbound peer="$peer" decision=error
 check_output "still serving after it" "^hello from db$" get n1p1 10.101.1.1:9001 after-big
 
+slow0=$(metric n2 authd_limit_hits_total direction=inbound limit=header_timeout)
 mesh "$T/web" "$DB_APP" slow >"$T/slow.out" 2>&1
 if grep -q "^HTTP/1.1" "$T/slow.out"; then
 	check_output "half a head past header_timeout (1 s): 408" "^HTTP/1.1 408" cat "$T/slow.out"
@@ -413,6 +419,8 @@ else
 	check_output "half a head past header_timeout (1 s): closed" "^closed: EOF|^closed: .*(reset|EOF)" \
 	    cat "$T/slow.out"
 fi
+metric_is "counted as the header_timeout limit" n2 "$(plus "$slow0" 1)" \
+    authd_limit_hits_total direction=inbound limit=header_timeout
 peer=$(sed -n 's/^local //p' "$T/slow.out")
 logged "logged as an error for that peer" "$T/n2/access.log" direction=inbound peer="$peer" decision=error
 check_output "still serving after it" "^hello from db$" get n1p1 10.101.1.1:9001 after-slow
