@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -131,9 +132,20 @@ addr_format(const struct addr *a, char *buf, size_t size)
 	char host[INET6_ADDRSTRLEN];
 
 	switch (a->ss.ss_family) {
-	case AF_UNIX:
-		return util_snprintf(buf, size, "unix:%s",
-		    ((const struct sockaddr_un *)&a->ss)->sun_path) ? -ENOSPC : 0;
+	case AF_UNIX: {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->ss;
+		size_t max = a->len > offsetof(struct sockaddr_un, sun_path) ?
+		    a->len - offsetof(struct sockaddr_un, sun_path) : 0;
+
+		/*
+		 * Bounded by len: an address from getsockname or accept need not
+		 * hold a NUL inside sun_path.
+		 */
+		if (max > sizeof(sun->sun_path))
+			max = sizeof(sun->sun_path);
+		return util_snprintf(buf, size, "unix:%.*s", (int)strnlen(sun->sun_path, max),
+		    sun->sun_path) ? -ENOSPC : 0;
+	}
 	case AF_INET: {
 		const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->ss;
 

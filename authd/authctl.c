@@ -21,6 +21,7 @@ static const struct {
 } commands[] = {
 	{ "ca", ctl_ca_main, "trust domain CA: init, show, rotate, bundle, issue, verify" },
 	{ "policy", ctl_policy_main, "allow-list: allow, revoke, list, check, apply, export, history" },
+	{ "workload", ctl_workload_main, "workloads on this node: add, rm, list, show" },
 };
 
 void

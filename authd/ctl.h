@@ -18,6 +18,9 @@ enum {
 	CTL_FAIL = 3,		/* the operation failed (I/O, state, crypto) */
 };
 
+/* The node's LMDB store (policy and workload registry) unless --db/--store or $AUTHD_POLICY_DB. */
+#define CTL_POLICY_DB_DEFAULT "/var/lib/authd/store.mdb"
+
 /* Print "authctl: " + message + newline to stderr. */
 void ctl_err(const char *fmt, ...) AD_PRINTF(1, 2);
 
@@ -40,5 +43,7 @@ void ctl_who(char *buf, size_t size);
 int ctl_ca_main(int argc, char **argv);
 /* `authctl policy ...`; argv[0] is "policy". Returns an exit code. */
 int ctl_policy_main(int argc, char **argv);
+/* `authctl workload ...`; argv[0] is "workload". Returns an exit code. */
+int ctl_workload_main(int argc, char **argv);
 
 #endif

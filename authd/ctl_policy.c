@@ -17,7 +17,7 @@
 #include "certs/info.h"
 #include "policy/policy.h"
 
-#define POLICY_DB_DEFAULT "/var/lib/authd/policy.mdb"
+#define POLICY_DB_DEFAULT CTL_POLICY_DB_DEFAULT
 
 struct pol_opts {
 	const char *db;
@@ -44,6 +44,7 @@ enum { O_DB = 256, O_FROM, O_TO, O_PORT, O_EXPIRES, O_COMMENT, O_DRY, O_KEY, O_P
 
 static const struct option pol_long_opts[] = {
 	{ "db", required_argument, NULL, O_DB },
+	{ "store", required_argument, NULL, O_DB },
 	{ "from", required_argument, NULL, O_FROM },
 	{ "to", required_argument, NULL, O_TO },
 	{ "port", required_argument, NULL, O_PORT },
@@ -83,7 +84,7 @@ static const char pol_usage[] =
     "selectors: spiffe://TD/ns/NS/sa/SA (exact), spiffe://TD/ns/NS/* (namespace),\n"
     "           spiffe://TD/* (trust domain), * (any authenticated peer; --from only)\n"
     "common options:\n"
-    "  --db PATH   the policy store (default $AUTHD_POLICY_DB or " POLICY_DB_DEFAULT ")\n";
+    "  --store PATH  the node's store (also --db) (default $AUTHD_POLICY_DB or " POLICY_DB_DEFAULT ")\n";
 
 static int
 fail_policy(const char *what, int err)

@@ -19,6 +19,14 @@
  */
 int duration_parse(const char *s, uint64_t *secs) AD_MUST_CHECK;
 
+/*
+ * The same in milliseconds, for timeouts: units d, h, m, s and ms, in that
+ * order, each at most once ("500ms", "1m30s", "1s500ms"). Returns 0, -EINVAL
+ * (malformed) or -ERANGE (zero, or over DURATION_MAX seconds); *ms is 0 on
+ * error.
+ */
+int duration_parse_ms(const char *s, uint64_t *ms) AD_MUST_CHECK;
+
 /* Format secs compactly ("1h30m", "45s", "2d3h") into buf (>= 24 bytes). */
 void duration_format(uint64_t secs, char *buf, unsigned size);
 

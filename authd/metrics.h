@@ -5,8 +5,9 @@
  *
  * Label values come from small fixed sets (decision and reason tokens,
  * workload names), held in a bounded table per family; a family that would
- * exceed METRICS_SERIES_MAX series counts the rest under reason="other"
- * (or workload="other") rather than grow without bound.
+ * exceed METRICS_SERIES_MAX series counts the rest under a series whose
+ * labels are all "other" (or workload="other") rather than grow without
+ * bound.
  */
 #ifndef AUTHD_AUTHD_METRICS_H
 #define AUTHD_AUTHD_METRICS_H
@@ -35,7 +36,7 @@ enum metrics_counter {
 	METRICS_LIMITS,			/* authd_limit_hits_total */
 	/* labels: direction, reason (e.g. "too-big", "syntax", "method") */
 	METRICS_BAD_REQUESTS,		/* authd_bad_requests_total */
-	/* labels: reason ("ok", "failed") */
+	/* labels: result ("ok", "failed"); no direction label, dir is ignored */
 	METRICS_SVID_ISSUED,		/* authd_svid_issued_total */
 	METRICS_COUNTER_COUNT_,
 };
@@ -43,7 +44,11 @@ enum metrics_counter {
 int metrics_new(struct metrics **out) AD_MUST_CHECK;
 void metrics_free(struct metrics *m);
 
-/* Add n to a counter; label is the last label's value (decision+reason take two). */
+/*
+ * Add n to a counter. label1 is the value of the family's first label after
+ * direction, label2 the second (only METRICS_CONNECTIONS has one: reason);
+ * NULL counts as "", a value over 64 bytes as "other". Values are copied.
+ */
 void metrics_count(struct metrics *m, enum metrics_counter c, enum metrics_dir dir,
     const char *label1, const char *label2, uint64_t n);
 /* Bytes proxied: authd_bytes_total{direction, way="rx"|"tx"}. rx = from the peer/app into authd. */

@@ -35,6 +35,10 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...) AD_PRINTF(2, 3);
  * form valid UTF-8, else become \ufffd.
  */
 void strbuf_json_string(struct strbuf *sb, const char *s, size_t n);
-/* Append a Prometheus label value: '\\', '"' and newline escaped. */
+/*
+ * Append a Prometheus label value: '\\', '"' and newline escaped; bytes
+ * that are not valid UTF-8 become U+FFFD, since the text format requires
+ * UTF-8 and one stray byte would fail the whole scrape.
+ */
 void strbuf_prom_label(struct strbuf *sb, const char *s);
 #endif

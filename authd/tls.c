@@ -101,6 +101,7 @@ struct tls_session {
 
 	bool started, done, closing, ticket_ready;
 	bool got_record;	/* a record was read after the handshake */
+	bool read_closed;	/* the peer closed its side: close_notify or EOF */
 	int err;		/* sticky TLS_E_* failure, or 0 */
 	int mbed_err;		/* raw mbedTLS code behind err */
 	const char *reason;
@@ -722,6 +723,8 @@ tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got)
 		return TLS_E_STATE;
 	if (len == 0)
 		return TLS_E_INVAL;
+	if (s->read_closed)
+		return TLS_E_CLOSED;
 	for (;;) {
 		r = mbedtls_ssl_read(&s->ssl, buf, len > INT32_MAX ? INT32_MAX : len);
 		if (r > 0) {
@@ -746,11 +749,20 @@ tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got)
 			return TLS_E_AGAIN;
 		case MBEDTLS_ERR_SSL_WANT_WRITE:
 			return TLS_E_AGAIN;
+		/*
+		 * The peer closed only its sending side (TLS 1.3 close_notify
+		 * is a half-close, and a bare EOF is what curl and many
+		 * servers send): reads end, writes go on.
+		 */
 		case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
-			return fail(s, TLS_E_CLOSED, r, "close-notify");
+			s->read_closed = true;
+			s->reason = "close-notify";
+			return TLS_E_CLOSED;
 		case 0:
 		case MBEDTLS_ERR_SSL_CONN_EOF:
-			return fail(s, TLS_E_CLOSED, r, "truncated");
+			s->read_closed = true;
+			s->reason = "truncated";
+			return TLS_E_CLOSED;
 		case MBEDTLS_ERR_SSL_INVALID_MAC:
 			/*
 			 * An mbedTLS TLS 1.3 server that rejects our certificate
@@ -820,7 +832,7 @@ tls_close(struct tls_session *s)
 {
 	int r;
 
-	if (s->err != 0 && s->err != TLS_E_CLOSED)
+	if (s->err != 0)
 		return s->err;
 	if (!s->done)
 		return TLS_E_STATE;

@@ -152,7 +152,8 @@ int tls_handshake(struct tls_session *s) AD_MUST_CHECK;
  * Decrypt up to len bytes of application data into buf; *got is set to the
  * count (0 on any error). Returns 0 (with *got > 0), TLS_E_AGAIN (feed more,
  * or flush output), TLS_E_CLOSED (close_notify or EOF; tls_error_reason says
- * "close-notify" or "truncated"), TLS_E_STATE before the handshake is
+ * "close-notify" or "truncated"; this closes the read side only: tls_write
+ * and tls_close still work, as a TCP half-close), TLS_E_STATE before the handshake is
  * complete, or a sticky failure as for tls_handshake.
  */
 int tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got) AD_MUST_CHECK;

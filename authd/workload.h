@@ -72,16 +72,36 @@ struct workload_svid_status {
  */
 int workload_validate(const struct workload *w, const char **why) AD_MUST_CHECK;
 
-/* The workload's SPIFFE ID in trust domain td. */
+/*
+ * The workload's SPIFFE ID in trust domain td. Returns 0, -EINVAL when ns
+ * or sa is not a DNS label, or a CERTS_E_ID_* code (e.g. a bad td).
+ */
 int workload_spiffe_id(const struct workload *w, const char *td, struct spiffe_id *id) AD_MUST_CHECK;
 
 /*
  * Registry (registry.c), stored in named databases of the policy store's
- * LMDB environment. Keys are "NS/NAME".
+ * LMDB environment: "workloads" and "svid_status" (key "NS/NAME" -> record)
+ * and "registry_meta" ("revision" -> u64). Every write is one LMDB
+ * transaction; like the policy store's writes, one that fills the map is
+ * dropped, the map doubled (up to POLICY_MAP_MAX) and the write redone, and
+ * past that it is POLICY_E_MAP_FULL with nothing written. Writes on a store
+ * opened POLICY_OPEN_RDONLY are POLICY_E_INVAL. A stored record that does
+ * not decode (or no longer validates) is POLICY_E_CORRUPT.
+ *
+ * These functions open the registry's databases inside each transaction
+ * (mdb_dbi_open), so within one process they must not run concurrently with
+ * each other (the daemon calls them from its loop thread).
  */
 struct policy_store;
 
-/* Add or replace (replace only when replace is true: else -EEXIST). */
+/*
+ * Add or replace (replace only when replace is true: else -EEXIST). The
+ * workload is validated first (-EINVAL, *why set; nothing is written).
+ * POLICY_E_TOO_BIG when the registry already holds WORKLOAD_MAX. Replacing
+ * with an identical record writes nothing and keeps the revision; a
+ * replacement with another service account drops the SVID status (it was
+ * for another identity).
+ */
 int registry_put(struct policy_store *s, const struct workload *w, bool replace, const char **why)
     AD_MUST_CHECK;
 /* Remove; -ENOENT when absent. Its SVID status goes too. */
@@ -104,7 +124,55 @@ int registry_list(struct policy_store *s, registry_cb cb, void *arg) AD_MUST_CHE
  */
 int registry_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
 
-/* The daemon's report for ns/name (no revision bump). -ENOENT if the workload is gone. */
+/*
+ * The daemon's report for ns/name (no revision bump). -ENOENT if the
+ * workload is gone; -EINVAL for a malformed status: spiffe_id is "" or a
+ * workload SPIFFE ID, serial "" or 1..63 lower-case hex digits, times >= 0,
+ * and an issued SVID (not_after > 0) has both an ID and a serial while a
+ * not-issued one (not_after 0) has no serial.
+ */
 int registry_set_status(struct policy_store *s, const char *ns, const char *name,
     const struct workload_svid_status *st) AD_MUST_CHECK;
+
+/* ---- Record codec (for tests and fuzzing) ------------------------------- */
+
+/*
+ * Version 1 workload record: u8 version, then name, ns, sa, listen as
+ * (u8 length, bytes), u8 n_apps and each app as (u8 length, bytes), u8
+ * n_upstreams and for each: listen, peer, target_host as (u8 length,
+ * bytes), u16 target_port, expect_id as (u16 length, bytes). Big-endian,
+ * no padding, nothing after the last upstream.
+ */
+#define WORKLOAD_RECORD_MAX (1 + 3 * (1 + WORKLOAD_NAME_MAX) + (1 + ADDR_TEXT_MAX) + \
+	1 + WORKLOAD_APPS_MAX * (1 + ADDR_TEXT_MAX) + 1 + \
+	WORKLOAD_UPSTREAMS_MAX * (2 * (1 + ADDR_TEXT_MAX) + (1 + 255) + 2 + (2 + SPIFFE_ID_MAX)))
+
+/*
+ * Encode w (which should have passed workload_validate) into out. Returns
+ * 0, -EINVAL (an unterminated field or a count over its maximum) or
+ * -ENOSPC (cap too small; WORKLOAD_RECORD_MAX always fits).
+ */
+int registry_record_encode(const struct workload *w, uint8_t *out, size_t cap, size_t *len)
+    AD_MUST_CHECK;
+/*
+ * Decode a stored record: every length and count is checked, and the
+ * result must pass workload_validate; anything else (truncated, trailing
+ * bytes, unknown version) is POLICY_E_CORRUPT with *w zeroed. Whatever
+ * decodes re-encodes to the same bytes.
+ */
+int registry_record_decode(const uint8_t *p, size_t len, struct workload *w) AD_MUST_CHECK;
+
+/*
+ * Version 1 status record: u8 version, spiffe_id (u16 length, bytes),
+ * serial (u8 length, bytes), not_after (i64), updated (i64).
+ */
+#define WORKLOAD_STATUS_RECORD_MAX (1 + 2 + SPIFFE_ID_MAX + 1 + 63 + 8 + 8)
+
+/* Whether st is a status set_status accepts (see there). Returns 0 or -EINVAL. */
+int registry_status_check(const struct workload_svid_status *st) AD_MUST_CHECK;
+/* As for workload records: -EINVAL, -ENOSPC; decode: POLICY_E_CORRUPT. */
+int registry_status_encode(const struct workload_svid_status *st, uint8_t *out, size_t cap,
+    size_t *len) AD_MUST_CHECK;
+int registry_status_decode(const uint8_t *p, size_t len, struct workload_svid_status *st)
+    AD_MUST_CHECK;
 #endif

@@ -157,6 +157,19 @@ void policy_store_close(struct policy_store *s);
 /* The store's revision: bumped by every committed write. */
 int policy_store_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
 
+/*
+ * The store's LMDB environment, for modules that keep their own named
+ * databases in the same file (the workload registry, authd/registry.c).
+ * Valid until policy_store_close. The environment is opened with MDB_NOTLS
+ * and room for 16 named databases, of which the policy uses 6; users open
+ * their databases per transaction, finish every transaction before the
+ * store is closed, and follow the store's rules: a write that hits
+ * MDB_MAP_FULL is aborted, the map grown (at most POLICY_MAP_MAX) and the
+ * write redone; MDB_MAP_RESIZED at begin means adopting the new size.
+ */
+struct MDB_env;
+struct MDB_env *policy_store_env(struct policy_store *s);
+
 /* Bytes the store's data occupies (pages in use), and its map size. */
 int policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map) AD_MUST_CHECK;
 

@@ -156,7 +156,7 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 	s->rdonly = (flags & POLICY_OPEN_RDONLY) != 0;
 	if (s->rdonly)
 		env_flags |= MDB_RDONLY;
-	if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+	if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : POLICY_MAP_DEFAULT)) != 0) {
 		err = policy__mdb_err(rc);
 		goto out;
@@ -230,6 +230,12 @@ policy_store_close(struct policy_store *s)
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	free(s);
+}
+
+MDB_env *
+policy_store_env(struct policy_store *s)
+{
+	return s->env;
 }
 
 int

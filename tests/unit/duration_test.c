@@ -126,4 +126,85 @@ TEST(format_small_buffer)
 	EXPECT_EQ(buf[0], 'x');
 }
 
-TEST_MAIN(parse_table, format_table, format_parse_round_trip, format_small_buffer)
+static const struct parse_case ms_cases[] = {
+	{ "500ms", 0, 500 },
+	{ "10s", 0, 10000 },
+	{ "1m30s", 0, 90000 },
+	{ "1h", 0, 3600000 },
+	{ "7d", 0, 7 * 86400000ULL },
+	{ "1s500ms", 0, 1500 },
+	{ "1m1ms", 0, 60001 },			/* "m" then "ms": each unit whole */
+	{ "1d2h3m4s5ms", 0, 86400000 + 2 * 3600000 + 3 * 60000 + 4000 + 5 },
+	{ "0s100ms", 0, 100 },
+	{ "1ms", 0, 1 },
+	{ "36500d", 0, DURATION_MAX * 1000 },	/* exactly the bound */
+	{ "3153600000000ms", 0, DURATION_MAX * 1000 },
+
+	{ "", -EINVAL, 0 },
+	{ "ms", -EINVAL, 0 },			/* unit without number */
+	{ "100", -EINVAL, 0 },			/* number without unit */
+	{ "1x", -EINVAL, 0 },
+	{ "1mss", -EINVAL, 0 },			/* "mss" is no unit */
+	{ "1sm", -EINVAL, 0 },
+	{ "1ms1s", -EINVAL, 0 },		/* smaller unit first */
+	{ "1ms1ms", -EINVAL, 0 },		/* a unit twice */
+	{ "1s1s", -EINVAL, 0 },
+	{ "1MS", -EINVAL, 0 },			/* units are lower case */
+	{ "1us", -EINVAL, 0 },
+	{ "-1ms", -EINVAL, 0 },
+	{ "+1ms", -EINVAL, 0 },
+	{ "1.5s", -EINVAL, 0 },
+	{ " 1s", -EINVAL, 0 },
+	{ "1s ", -EINVAL, 0 },
+	{ "1s 500ms", -EINVAL, 0 },
+	{ "0ms", -ERANGE, 0 },
+	{ "0s0ms", -ERANGE, 0 },
+	{ "36500d1ms", -ERANGE, 0 },		/* one millisecond over the bound */
+	{ "3153600000001ms", -ERANGE, 0 },
+	{ "999999999999999d", -ERANGE, 0 },	/* would overflow if multiplied */
+	{ "9999999999999999ms", -ERANGE, 0 },	/* over 15 digits */
+	{ "18446744073709551616ms", -ERANGE, 0 },	/* 2^64: must not wrap to 0 */
+	{ "18446744073709552116ms", -ERANGE, 0 },	/* 2^64 + 500: must not wrap to 500 */
+	{ "0000000000000000500ms", -ERANGE, 0 },	/* over 15 digits, even with leading zeros */
+};
+
+/* Millisecond durations: the same grammar with "ms" added, the same strictness. */
+TEST(parse_ms_table)
+{
+	for (size_t i = 0; i < AD_ARRAY_LEN(ms_cases); i++) {
+		const struct parse_case *c = &ms_cases[i];
+		uint64_t ms = 12345;
+		int err = duration_parse_ms(c->in, &ms);
+
+		if (err != c->err) {
+			TEST__FAIL("duration_parse_ms(\"%s\") returned %d, expected %d", c->in, err,
+			    c->err);
+			continue;
+		}
+		if (ms != (c->err == 0 ? c->secs : 0))
+			TEST__FAIL("duration_parse_ms(\"%s\") gave %llu, expected %llu", c->in,
+			    (unsigned long long)ms, (unsigned long long)c->secs);
+	}
+}
+
+/* Every duration in seconds reads as the same span in milliseconds. */
+TEST(parse_ms_agrees_with_seconds)
+{
+	for (size_t i = 0; i < AD_ARRAY_LEN(parse_cases); i++) {
+		uint64_t secs = 0, ms = 0;
+		int e1 = duration_parse(parse_cases[i].in, &secs);
+		int e2 = duration_parse_ms(parse_cases[i].in, &ms);
+
+		/* Over 12 digits is -ERANGE in seconds only; 15 are allowed in ms. */
+		if (strcmp(parse_cases[i].in, "000000000000090s") == 0) {
+			EXPECT_EQ(e2, 0);
+			EXPECT_EQ(ms, 90000);
+			continue;
+		}
+		EXPECT_EQ(e1, e2);
+		EXPECT_EQ(secs * 1000, ms);
+	}
+}
+
+TEST_MAIN(parse_table, format_table, format_parse_round_trip, format_small_buffer, parse_ms_table,
+    parse_ms_agrees_with_seconds)

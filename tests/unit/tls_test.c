@@ -701,9 +701,13 @@ TEST(close_notify)
 	EXPECT_ERR(tls_read(p.s, buf, sizeof(buf), &n), TLS_E_CLOSED);
 	EXPECT_STR(tls_error_reason(p.s), "close-notify");
 	EXPECT_ERR(tls_read(p.s, buf, sizeof(buf), &n), TLS_E_CLOSED);
-	/* The server answers with its own close_notify. */
+	/* A half-close: the server still answers, then sends its own close_notify. */
+	EXPECT_OK(tls_write(p.s, (const uint8_t *)"reply", 5, &n));
 	EXPECT_OK(tls_close(p.s));
 	EXPECT(pump(p.c, p.s) > 0);
+	EXPECT_OK(tls_read(p.c, buf, sizeof(buf), &n));
+	EXPECT(n == 5 && memcmp(buf, "reply", 5) == 0);
+	EXPECT_ERR(tls_read(p.c, buf, sizeof(buf), &n), TLS_E_CLOSED);
 	pair_close(&p);
 
 	/* EOF without close_notify is a truncation. */

@@ -1,0 +1,101 @@
+/*
+ * JSON access-log lines. The fd is process state (like stderr) because the
+ * daemon has exactly one access log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authd/accesslog.h"
+#include "authd/strbuf.h"
+
+static int log_fd = -1;
+static bool log_owned;
+
+static void
+json_field(struct strbuf *sb, const char *key, const char *val)
+{
+	strbuf_printf(sb, ",\"%s\":", key);
+	if (val == NULL)
+		strbuf_puts(sb, "null");
+	else
+		strbuf_json_string(sb, val, strlen(val));
+}
+
+void
+accesslog_format(const struct accesslog_entry *e, struct strbuf *out)
+{
+	time_t secs = (time_t)(e->time_ms / 1000);
+	struct tm tm;
+	char when[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	strbuf_printf(out, "{\"time\":\"%s.%03dZ\"", when, (int)(e->time_ms % 1000));
+	json_field(out, "direction", e->direction);
+	json_field(out, "workload", e->workload);
+	json_field(out, "peer", e->peer);
+	json_field(out, "src", e->src);
+	json_field(out, "dst", e->dst);
+	if (e->port != 0)
+		strbuf_printf(out, ",\"port\":%u", e->port);
+	else
+		strbuf_puts(out, ",\"port\":null");
+	json_field(out, "decision", e->decision);
+	if (e->rule != 0)
+		strbuf_printf(out, ",\"rule\":%llu", (unsigned long long)e->rule);
+	else
+		strbuf_puts(out, ",\"rule\":null");
+	json_field(out, "reason", e->reason);
+	strbuf_printf(out, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%llu",
+	    (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out,
+	    (unsigned long long)e->duration_ms);
+	json_field(out, "trace_id", e->trace_id);
+	strbuf_printf(out, ",\"resumed\":%s}\n", e->resumed ? "true" : "false");
+}
+
+int
+accesslog_open(const char *where)
+{
+	int fd;
+
+	accesslog_close();
+	if (strcmp(where, "off") == 0)
+		return 0;
+	if (strcmp(where, "stdout") == 0) {
+		log_fd = STDOUT_FILENO;
+		return 0;
+	}
+	fd = open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -errno;
+	log_fd = fd;
+	log_owned = true;
+	return 0;
+}
+
+void
+accesslog_write(const struct accesslog_entry *e)
+{
+	struct strbuf sb;
+
+	if (log_fd < 0)
+		return;
+	strbuf_init(&sb, 16384);
+	accesslog_format(e, &sb);
+	/* A short write to a full disk loses a line, never blocks the loop for long. */
+	if (!sb.failed)
+		(void)!write(log_fd, sb.p, sb.len);
+	strbuf_free(&sb);
+}
+
+void
+accesslog_close(void)
+{
+	if (log_owned && log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	log_owned = false;
+}

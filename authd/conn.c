@@ -1,0 +1,788 @@
+/*
+ * A connection's two sockets and the bytes between them.
+ *
+ * Memory stays bounded without per-connection buffers in the common case:
+ * every socket read lands in the loop's one shared buffer and is consumed
+ * before the next read (ciphertext goes into the TLS session's bounded
+ * input, plaintext into tls_write or a try-write to the app). A buffer is
+ * allocated only for the unsent rest of a write the kernel did not take at
+ * once, and while it exists nothing more is produced for that socket:
+ * that is the backpressure. The side feeding it stops being read, its
+ * kernel buffer fills, and TCP flow control reaches the sender.
+ *
+ * Half-close travels across: the app's FIN becomes our close_notify and
+ * then a FIN on the mTLS socket; the peer's close_notify (or FIN) becomes a
+ * FIN to the app. The connection ends when both directions have.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd/accesslog.h"
+#include "authd/log.h"
+#include "authd/proxy.h"
+#include "authd/tls.h"
+
+/* How long a connection that was answered with an error waits for the peer's EOF. */
+#define CONN_LINGER_MS 2000
+
+static void pump_splice(struct conn *c);
+
+int64_t
+proxy_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct conn *
+conn_new(struct daemon *d, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->d = d;
+	c->wl = wl;
+	c->ops = ops;
+	c->dir = dir;
+	c->start_ms = proxy_now_ms();
+	c->last_io = uv_now(d->loop);
+	c->idle_ms = d->cfg.limits.idle_timeout_ms;
+	c->reason = "ok";
+	wl->refs++;
+	wl->active++;
+	d->active++;
+	c->next = d->conns;
+	if (d->conns != NULL)
+		d->conns->prev = c;
+	d->conns = c;
+	uv_timer_init(d->loop, &c->timer);
+	c->timer.data = c;
+	c->timer_open = true;
+	c->open_handles = 1;
+	metrics_active(d->metrics, dir, 1);
+	return c;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct daemon *d = c->d;
+	struct accesslog_entry e;
+	const struct spiffe_id *peer = c->tls != NULL ? tls_peer_id(c->tls) : NULL;
+	const char *decision = c->decision != NULL ? c->decision : "error";
+
+	memset(&e, 0, sizeof(e));
+	e.time_ms = c->start_ms;
+	e.direction = c->dir == METRICS_INBOUND ? "inbound" : "outbound";
+	e.workload = c->wl->key;
+	e.peer = c->peer_addr;
+	if (c->dir == METRICS_INBOUND) {
+		e.src = peer != NULL ? peer->str : NULL;
+		e.dst = c->wl->id.str;
+	} else {
+		e.src = c->wl->id.str;
+		e.dst = peer != NULL ? peer->str : NULL;
+	}
+	e.port = c->port;
+	e.decision = decision;
+	e.rule = c->rule;
+	e.reason = c->reason;
+	e.bytes_in = c->bytes_in;
+	e.bytes_out = c->bytes_out;
+	e.duration_ms = (uint64_t)(proxy_now_ms() - c->start_ms);
+	e.trace_id = c->trace_id[0] != '\0' ? c->trace_id : NULL;
+	e.resumed = c->tls != NULL && tls_resumed(c->tls);
+	accesslog_write(&e);
+	metrics_count(d->metrics, METRICS_CONNECTIONS, c->dir, decision, c->reason, 1);
+	metrics_bytes(d->metrics, c->dir, c->bytes_in, c->bytes_out);
+	metrics_active(d->metrics, c->dir, -1);
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	d->active--;
+	c->wl->active--;
+	tls_session_free(c->tls);
+	if (c->ident != NULL)
+		ident_unref(c->ident);
+	free(c->net.wbuf);
+	free(c->app.wbuf);
+	util_free_wiped(c->head, c->head_cap);
+	util_free_wiped(c->pend, c->pend_len);
+	served_unref(c->wl);
+	free(c);
+	/* A drain ends when the last connection does. */
+	if (d->draining && d->active == 0)
+		uv_timer_start(&d->tick, d->tick.timer_cb, 0, 0);
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->open_handles == 0)
+		conn_free(c);
+}
+
+static void
+close_side(struct side *s)
+{
+	if (s->open && !uv_is_closing(&s->u.h))
+		uv_close(&s->u.h, on_handle_closed);
+}
+
+void
+conn_decide(struct conn *c, const char *decision, const char *reason, uint64_t rule)
+{
+	if (c->decision != NULL)
+		return;
+	c->decision = decision;
+	c->reason = reason;
+	c->rule = rule;
+}
+
+void
+conn_abort(struct conn *c, const char *decision, const char *reason)
+{
+	if (c->st == CONN_CLOSED)
+		return;
+	conn_decide(c, decision, reason, 0);
+	c->st = CONN_CLOSED;
+	close_side(&c->net);
+	close_side(&c->app);
+	if (c->timer_open) {
+		c->timer_open = false;
+		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	}
+}
+
+void
+conn_close_all(struct daemon *d)
+{
+	struct conn *c, *next;
+
+	for (c = d->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_abort(c, "error", "drain-deadline");
+	}
+}
+
+/* ---- Deadlines --------------------------------------------------------- */
+
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	struct config_limits *l = &c->d->cfg.limits;
+	uint64_t now = uv_now(c->d->loop);
+
+	switch (c->st) {
+	case CONN_HANDSHAKE:
+		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "handshake_timeout", NULL, 1);
+		conn_abort(c, "error", "handshake-timeout");
+		break;
+	case CONN_REQUEST: {
+		char head[CONNECT_HEAD_MAX];
+		size_t len;
+
+		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "header_timeout", NULL, 1);
+		conn_decide(c, "error", "header-timeout", 0);
+		if (connect_response(head, sizeof(head), 408, "no complete CONNECT head in time",
+		    &len) == 0)
+			conn_answer_and_close(c, head, len);
+		else
+			conn_abort(c, "error", "header-timeout");
+		break;
+	}
+	case CONN_DIAL_PEER:
+	case CONN_DIAL_APP:
+	case CONN_RESPONSE:
+		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "connect_timeout", NULL, 1);
+		if (c->st == CONN_DIAL_APP) {
+			char head[CONNECT_HEAD_MAX];
+			size_t len;
+
+			conn_decide(c, "error", "app-timeout", 0);
+			if (connect_response(head, sizeof(head), 503, "app did not answer in time",
+			    &len) == 0) {
+				conn_answer_and_close(c, head, len);
+				break;
+			}
+		}
+		conn_abort(c, "error", "connect-timeout");
+		break;
+	case CONN_SPLICE:
+		/* Activity pushes the deadline out lazily: re-arm for the rest. */
+		if (now - c->last_io < c->idle_ms) {
+			uv_timer_start(&c->timer, on_deadline, c->idle_ms - (now - c->last_io), 0);
+			break;
+		}
+		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "idle_timeout", NULL, 1);
+		conn_abort(c, c->decision != NULL ? c->decision : "error", "idle-timeout");
+		break;
+	case CONN_LINGER:
+	case CONN_CLOSED:
+		conn_abort(c, "error", "closed");
+		break;
+	}
+	(void)l;
+}
+
+void
+conn_deadline(struct conn *c, uint32_t ms)
+{
+	if (!c->timer_open)
+		return;
+	if (ms == 0)
+		uv_timer_stop(&c->timer);
+	else
+		uv_timer_start(&c->timer, on_deadline, ms, 0);
+}
+
+/* ---- Writes ------------------------------------------------------------ */
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct side *s = req->data;
+	struct conn *c = req->handle->data;
+
+	free(s->wbuf);
+	s->wbuf = NULL;
+	s->wbusy = false;
+	if (c->st == CONN_CLOSED)
+		return;
+	if (status < 0) {
+		conn_abort(c, c->decision != NULL ? c->decision : "error",
+		    s == &c->net ? "peer-write-failed" : "app-write-failed");
+		return;
+	}
+	conn_pump(c);
+}
+
+/*
+ * Send p[0..n) on s: what the kernel takes now goes at once, the rest is
+ * copied and written asynchronously (s->wbusy until done).
+ */
+static int
+side_send(struct conn *c, struct side *s, const uint8_t *p, size_t n)
+{
+	uv_buf_t b;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (s->wbusy || !s->open || s->shut)
+		return -EINVAL;
+	b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+	r = uv_try_write(&s->u.s, &b, 1);
+	if (r == UV_EAGAIN || r == UV_ENOSYS)
+		r = 0;
+	if (r < 0)
+		return r;
+	if ((size_t)r == n)
+		return 0;
+	if ((s->wbuf = malloc(n - (size_t)r)) == NULL)
+		return -ENOMEM;
+	memcpy(s->wbuf, p + r, n - (size_t)r);
+	b = uv_buf_init((char *)s->wbuf, (unsigned)(n - (size_t)r));
+	s->wreq.data = s;
+	s->u.s.data = c;
+	if ((r = uv_write(&s->wreq, &s->u.s, &b, 1, on_written)) < 0) {
+		free(s->wbuf);
+		s->wbuf = NULL;
+		return r;
+	}
+	s->wbusy = true;
+	return 0;
+}
+
+/* Send what the TLS session has queued, unless a write is in flight. */
+static int
+flush_tls(struct conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+	int r;
+
+	if (c->net.wbusy || !c->net.open || c->net.shut)
+		return 0;
+	if ((n = tls_pending_out(c->tls, &p)) == 0)
+		return 0;
+	r = side_send(c, &c->net, p, n);
+	if (r == 0)
+		tls_consume_out(c->tls, n);
+	return r;
+}
+
+int
+conn_tls_send(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t put, off = 0;
+	int r;
+
+	while (off < n) {
+		r = tls_write(c->tls, p + off, n - off, &put);
+		off += put;
+		if (r == TLS_E_AGAIN && !c->net.wbusy) {
+			if ((r = flush_tls(c)) < 0)
+				return r;
+			if (c->net.wbusy && off < n)
+				return -EAGAIN;	/* heads are small; this does not happen in practice */
+			continue;
+		}
+		if (r != 0)
+			return r;
+	}
+	return flush_tls(c);
+}
+
+/* ---- Reads ------------------------------------------------------------- */
+
+static void
+alloc_net(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct conn *c = h->data;
+	size_t room = c->tls != NULL ? tls_feed_room(c->tls) : 0;
+
+	(void)hint;
+	if (c->st == CONN_LINGER)
+		room = sizeof(c->d->rbuf);	/* read to discard */
+	if (room > sizeof(c->d->rbuf))
+		room = sizeof(c->d->rbuf);
+	*b = uv_buf_init((char *)c->d->rbuf, (unsigned)room);
+}
+
+static void
+alloc_app(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct conn *c = h->data;
+
+	(void)hint;
+	*b = uv_buf_init((char *)c->d->rbuf, sizeof(c->d->rbuf));
+}
+
+static void
+on_net_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = st->data;
+
+	if (c->st == CONN_CLOSED || n == 0 || n == UV_ENOBUFS)
+		return;
+	if (n < 0) {
+		uv_read_stop(st);
+		c->net.reading = false;
+		c->net.eof = true;
+		if (n != UV_EOF && c->st != CONN_LINGER) {
+			conn_abort(c, c->decision != NULL ? c->decision : "error", "peer-reset");
+			return;
+		}
+		if (c->st == CONN_LINGER) {
+			conn_abort(c, c->decision, c->reason);
+			return;
+		}
+		tls_feed_eof(c->tls);
+	} else if (c->st == CONN_LINGER) {
+		return;		/* discard until EOF */
+	} else if (tls_feed(c->tls, (const uint8_t *)b->base, (size_t)n) != 0) {
+		conn_abort(c, "error", "internal");	/* alloc_net sized the read: cannot happen */
+		return;
+	}
+	c->last_io = uv_now(c->d->loop);
+	conn_pump(c);
+}
+
+static void
+on_app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct conn *c = st->data;
+	size_t put = 0;
+	int r;
+
+	if (c->st != CONN_SPLICE || n == 0)
+		return;
+	if (n < 0) {
+		uv_read_stop(st);
+		c->app.reading = false;
+		c->app.eof = true;
+		if (n != UV_EOF) {
+			conn_abort(c, c->decision, "app-reset");
+			return;
+		}
+		conn_pump(c);
+		return;
+	}
+	c->last_io = uv_now(c->d->loop);
+	if (c->dir == METRICS_INBOUND)
+		c->bytes_out += (size_t)n;
+	else
+		c->bytes_in += (size_t)n;
+	r = tls_write(c->tls, (const uint8_t *)b->base, (size_t)n, &put);
+	if (r != 0 && r != TLS_E_AGAIN) {
+		conn_abort(c, c->decision, tls_error_reason(c->tls));
+		return;
+	}
+	if (put < (size_t)n) {
+		/* The rest waits in pend; the app is not read until it is taken. */
+		if ((c->pend = malloc((size_t)n - put)) == NULL) {
+			conn_abort(c, c->decision, "no-memory");
+			return;
+		}
+		memcpy(c->pend, b->base + put, (size_t)n - put);
+		c->pend_len = (size_t)n - put;
+		c->pend_off = 0;
+	}
+	conn_pump(c);
+}
+
+/* Read each side exactly when its bytes have somewhere to go. */
+static void
+update_reading(struct conn *c)
+{
+	bool net = c->net.open && !c->net.eof && c->tls != NULL && tls_want_feed(c->tls) &&
+	    c->st != CONN_DIAL_PEER;
+	bool app = c->st == CONN_SPLICE && c->app.open && !c->app.eof && c->pend == NULL &&
+	    !c->net.wbusy && !c->tls_closed;
+
+	if (c->st == CONN_LINGER)
+		net = c->net.open && !c->net.eof;
+	if (net != c->net.reading) {
+		if (net)
+			uv_read_start(&c->net.u.s, alloc_net, on_net_read);
+		else
+			uv_read_stop(&c->net.u.s);
+		c->net.reading = net;
+	}
+	if (app != c->app.reading) {
+		if (app)
+			uv_read_start(&c->app.u.s, alloc_app, on_app_read);
+		else
+			uv_read_stop(&c->app.u.s);
+		c->app.reading = app;
+	}
+}
+
+/* ---- Opening and closing ------------------------------------------------ */
+
+int
+conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
+{
+	int r;
+
+	if (server->type == UV_NAMED_PIPE)
+		r = uv_pipe_init(c->d->loop, &s->u.pipe, 0);
+	else
+		r = uv_tcp_init(c->d->loop, &s->u.tcp);
+	if (r < 0)
+		return r;
+	s->open = true;
+	s->u.h.data = c;
+	c->open_handles++;
+	if ((r = uv_accept(server, &s->u.s)) < 0)
+		return r;
+	if (server->type == UV_TCP) {
+		struct addr a;
+		int alen = sizeof(a.ss);
+
+		uv_tcp_nodelay(&s->u.tcp, 1);
+		if (uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&a.ss, &alen) == 0) {
+			a.len = (socklen_t)alen;
+			if (addr_format(&a, c->peer_addr, sizeof(c->peer_addr)) != 0)
+				c->peer_addr[0] = '\0';
+		}
+	} else if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", "unix") != 0) {
+		c->peer_addr[0] = '\0';
+	}
+	return 0;
+}
+
+static void
+on_dialed(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	if (c->st == CONN_CLOSED)
+		return;
+	c->ops->dialed(c, status);
+}
+
+int
+conn_dial(struct conn *c, struct side *s, const struct addr *to)
+{
+	int r;
+
+	if ((r = uv_tcp_init(c->d->loop, &s->u.tcp)) < 0)
+		return r;
+	s->open = true;
+	s->u.h.data = c;
+	c->open_handles++;
+	uv_tcp_nodelay(&s->u.tcp, 1);
+	c->creq.data = c;
+	return uv_tcp_connect(&c->creq, &s->u.tcp, (const struct sockaddr *)&to->ss, on_dialed);
+}
+
+void
+conn_start_tls(struct conn *c)
+{
+	c->st = CONN_HANDSHAKE;
+	conn_deadline(c, c->d->cfg.limits.handshake_timeout_ms);
+	conn_pump(c);
+}
+
+void
+conn_answer_and_close(struct conn *c, const char *head, size_t len)
+{
+	if (c->st == CONN_CLOSED)
+		return;
+	if (conn_tls_send(c, (const uint8_t *)head, len) != 0 || tls_close(c->tls) != 0 ||
+	    flush_tls(c) != 0) {
+		conn_abort(c, c->decision, c->reason);
+		return;
+	}
+	c->tls_closed = true;
+	c->st = CONN_LINGER;
+	close_side(&c->app);
+	conn_deadline(c, CONN_LINGER_MS);
+	conn_pump(c);
+}
+
+void
+conn_splice(struct conn *c)
+{
+	c->st = CONN_SPLICE;
+	conn_deadline(c, c->idle_ms);
+	if (c->head_used < c->head_len) {
+		size_t n = c->head_len - c->head_used;
+
+		if (c->dir == METRICS_INBOUND)
+			c->bytes_in += n;
+		else
+			c->bytes_out += n;
+		if (side_send(c, &c->app, c->head + c->head_used, n) != 0) {
+			conn_abort(c, c->decision, "app-write-failed");
+			return;
+		}
+	}
+	util_free_wiped(c->head, c->head_cap);
+	c->head = NULL;
+	c->head_len = c->head_cap = c->head_used = 0;
+	conn_pump(c);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	(void)status;
+	if (req == &c->net.sreq)
+		c->net.shut_done = true;
+	else
+		c->app.shut_done = true;
+	if (c->st != CONN_CLOSED)
+		conn_pump(c);
+}
+
+static void
+side_shutdown(struct conn *c, struct side *s)
+{
+	if (s->shut || s->wbusy || !s->open)
+		return;
+	s->shut = true;
+	s->sreq.data = c;
+	if (uv_shutdown(&s->sreq, &s->u.s, on_shutdown) < 0)
+		conn_abort(c, c->decision, "shutdown-failed");
+}
+
+/* ---- The state machine -------------------------------------------------- */
+
+static void
+handshake_failed(struct conn *c)
+{
+	const char *why = tls_error_reason(c->tls);
+
+	metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir, why, NULL, 1);
+	log_debug("%s %s %s: handshake failed: %s (%s)",
+	    c->dir == METRICS_INBOUND ? "inbound" : "outbound", c->wl->key, c->peer_addr, why,
+	    tls_strerror(tls_mbedtls_error(c->tls)));
+	/* Send the alert mbedTLS queued, best effort, then close. */
+	(void)flush_tls(c);
+	conn_abort(c, "error", why);
+}
+
+/* Read plaintext into the head buffer and hand it to the tunnel. */
+static void
+pump_head(struct conn *c)
+{
+	size_t got;
+	int r;
+
+	for (;;) {
+		if (c->head_len == c->head_cap) {
+			c->ops->head_input(c);	/* a full buffer is the tunnel's error to report */
+			return;
+		}
+		r = tls_read(c->tls, c->head + c->head_len, c->head_cap - c->head_len, &got);
+		if (r == TLS_E_AGAIN)
+			break;
+		if (r == TLS_E_CLOSED) {
+			c->net_read_done = true;
+			conn_abort(c, "error", "closed-before-head");
+			return;
+		}
+		if (r != 0) {
+			if (r == TLS_E_PEER_ALERT || r == TLS_E_PEER_CERT)
+				metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir,
+				    tls_error_reason(c->tls), NULL, 1);
+			conn_abort(c, "error", tls_error_reason(c->tls));
+			return;
+		}
+		c->head_len += got;
+		c->ops->head_input(c);
+		if (c->st != CONN_REQUEST && c->st != CONN_RESPONSE)
+			return;
+	}
+	if (flush_tls(c) != 0)
+		conn_abort(c, "error", "peer-write-failed");
+}
+
+void
+conn_pump(struct conn *c)
+{
+	int r;
+
+	switch (c->st) {
+	case CONN_DIAL_PEER:
+	case CONN_DIAL_APP:
+		break;
+	case CONN_HANDSHAKE:
+		r = tls_handshake(c->tls);
+		if (r != 0 && r != TLS_E_AGAIN) {
+			handshake_failed(c);
+			return;
+		}
+		if (flush_tls(c) != 0) {
+			conn_abort(c, "error", "peer-write-failed");
+			return;
+		}
+		if (r == TLS_E_AGAIN) {
+			if (c->net.eof) {
+				metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir,
+				    "truncated", NULL, 1);
+				conn_abort(c, "error", "truncated");
+				return;
+			}
+			break;
+		}
+		c->ops->handshake_done(c);
+		if (c->st == CONN_REQUEST || c->st == CONN_RESPONSE)
+			pump_head(c);
+		return;
+	case CONN_REQUEST:
+	case CONN_RESPONSE:
+		pump_head(c);
+		if (c->st == CONN_REQUEST || c->st == CONN_RESPONSE) {
+			if (c->net.eof && c->st != CONN_CLOSED)
+				conn_abort(c, "error", "closed-before-head");
+			else
+				update_reading(c);
+		}
+		return;
+	case CONN_SPLICE:
+		pump_splice(c);
+		return;
+	case CONN_LINGER:
+		if (flush_tls(c) != 0) {
+			conn_abort(c, c->decision, c->reason);
+			return;
+		}
+		if (!c->net.wbusy)
+			side_shutdown(c, &c->net);
+		break;
+	case CONN_CLOSED:
+		return;
+	}
+	if (c->st != CONN_CLOSED)
+		update_reading(c);
+}
+
+static void
+pump_splice(struct conn *c)
+{
+	struct daemon *d = c->d;
+	size_t got, put;
+	int r;
+
+	/* Peer to app, while the app keeps up. */
+	while (!c->app.wbusy && !c->net_read_done) {
+		r = tls_read(c->tls, d->rbuf, sizeof(d->rbuf), &got);
+		if (r == TLS_E_AGAIN)
+			break;
+		if (r == TLS_E_CLOSED) {
+			c->net_read_done = true;
+			break;
+		}
+		if (r != 0) {
+			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			return;
+		}
+		if (c->dir == METRICS_INBOUND)
+			c->bytes_in += got;
+		else
+			c->bytes_out += got;
+		if (side_send(c, &c->app, d->rbuf, got) != 0) {
+			conn_abort(c, c->decision, "app-write-failed");
+			return;
+		}
+	}
+	if (c->net_read_done && !c->app.wbusy)
+		side_shutdown(c, &c->app);
+
+	/* App to peer: what tls_write could not take before. */
+	if (c->pend != NULL && !c->net.wbusy) {
+		r = tls_write(c->tls, c->pend + c->pend_off, c->pend_len - c->pend_off, &put);
+		if (r != 0 && r != TLS_E_AGAIN) {
+			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			return;
+		}
+		c->pend_off += put;
+		if (c->pend_off == c->pend_len) {
+			free(c->pend);
+			c->pend = NULL;
+			c->pend_len = c->pend_off = 0;
+		}
+	}
+	if (c->app.eof && c->pend == NULL && !c->tls_closed) {
+		r = tls_close(c->tls);
+		if (r != 0 && r != TLS_E_AGAIN) {
+			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			return;
+		}
+		c->tls_closed = r == 0;
+	}
+	if (flush_tls(c) != 0) {
+		conn_abort(c, c->decision, "peer-write-failed");
+		return;
+	}
+	/* More output may have queued behind a write that just completed. */
+	if (c->pend != NULL && !c->net.wbusy) {
+		pump_splice(c);
+		return;
+	}
+	if (c->tls_closed && !c->net.wbusy && tls_pending_out(c->tls, &(const uint8_t *){ NULL }) == 0)
+		side_shutdown(c, &c->net);
+	if (c->net_read_done && c->app.shut_done && c->tls_closed && c->net.shut_done) {
+		conn_abort(c, c->decision, c->reason);
+		return;
+	}
+	update_reading(c);
+}

@@ -1,0 +1,704 @@
+/*
+ * ctl_workload.c: `authctl workload ...`: the workloads authd serves on
+ * this node, kept in the registry next to the policy in the node's LMDB
+ * file. The daemon notices a change by the registry's revision; it never
+ * needs a restart. Every write is one transaction, and bad input is refused
+ * before the store is opened for writing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd/addr.h"
+#include "authd/ctl.h"
+#include "authd/duration.h"
+#include "authd/workload.h"
+#include "certs/info.h"
+#include "policy/policy.h"
+
+/* Longest --upstream value: four fields with their keys and commas. */
+#define UPSTREAM_SPEC_MAX (3 * ADDR_TEXT_MAX + 256 + SPIFFE_ID_MAX + 64)
+
+struct wl_opts {
+	const char *db;
+	const char *ns;
+	const char *sa;
+	const char *listen;
+	const char *apps[WORKLOAD_APPS_MAX];
+	size_t n_apps;
+	const char *ups[WORKLOAD_UPSTREAMS_MAX];
+	size_t n_ups;
+	int replace;
+	int json;
+	int64_t now;
+};
+
+enum { O_DB = 256, O_SA, O_LISTEN, O_APP, O_UPSTREAM, O_REPLACE, O_JSON, O_HELP };
+
+static const struct option wl_long_opts[] = {
+	{ "store", required_argument, NULL, O_DB },
+	{ "db", required_argument, NULL, O_DB },
+	{ "namespace", required_argument, NULL, 'n' },
+	{ "service-account", required_argument, NULL, O_SA },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "app", required_argument, NULL, O_APP },
+	{ "upstream", required_argument, NULL, O_UPSTREAM },
+	{ "replace", no_argument, NULL, O_REPLACE },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char wl_usage[] =
+    "usage: authctl workload SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "  add NAME --namespace NS [--service-account SA] [--listen IP:PORT]\n"
+    "           [--app IP:PORT]... [--upstream listen=ADDR,peer=IP:PORT,target=HOST:PORT[,id=ID]]...\n"
+    "           [--replace]\n"
+    "  rm NAME --namespace NS\n"
+    "  list [--json]        every workload, its SVID serial and expiry (or \"not issued\")\n"
+    "  show NAME --namespace NS [--json]\n"
+    "\n"
+    "  --listen    the inbound mesh listener (mTLS, presents the workload's SVID)\n"
+    "  --app       where the plaintext app listens; peers CONNECT to its port (1 to 8)\n"
+    "  --upstream  listen: local plaintext listener the app dials (IP:PORT or unix:/PATH);\n"
+    "              peer: the destination's mesh listener; target: the CONNECT target;\n"
+    "              id: the SPIFFE ID the peer must prove (default: any in the trust domain)\n"
+    "  names are DNS labels (a-z, 0-9, '-'); the service account defaults to NAME\n"
+    "common options:\n"
+    "  --store PATH  the node's store (default $AUTHD_POLICY_DB or " CTL_POLICY_DB_DEFAULT ")\n";
+
+static int
+fail_reg(const char *what, int err)
+{
+	if (err < 0 && err > -1000) {
+		ctl_err("%s: %s", what, strerror(-err));
+		return CTL_FAIL;
+	}
+	ctl_err("%s: %s", what, policy_strerror(err));
+	return err == POLICY_E_TOO_BIG || err == POLICY_E_INVAL ? CTL_USAGE : CTL_FAIL;
+}
+
+static int
+parse_opts(int argc, char **argv, struct wl_opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->db = getenv("AUTHD_POLICY_DB");
+	if (o->db == NULL || *o->db == '\0')
+		o->db = CTL_POLICY_DB_DEFAULT;
+	o->now = (int64_t)time(NULL);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hn:o:", wl_long_opts, NULL)) != -1) {
+		switch (c) {
+		case O_DB: o->db = optarg; break;
+		case 'n': o->ns = optarg; break;
+		case O_SA: o->sa = optarg; break;
+		case O_LISTEN: o->listen = optarg; break;
+		case O_REPLACE: o->replace = 1; break;
+		case O_JSON: o->json = 1; break;
+		case 'o':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
+				ctl_err("-o %s: expected table or json", optarg);
+				return CTL_USAGE;
+			}
+			o->json = strcmp(optarg, "json") == 0;
+			break;
+		case O_APP:
+			if (o->n_apps == WORKLOAD_APPS_MAX) {
+				ctl_err("--app: at most %d app addresses", WORKLOAD_APPS_MAX);
+				return CTL_USAGE;
+			}
+			o->apps[o->n_apps++] = optarg;
+			break;
+		case O_UPSTREAM:
+			if (o->n_ups == WORKLOAD_UPSTREAMS_MAX) {
+				ctl_err("--upstream: at most %d upstreams", WORKLOAD_UPSTREAMS_MAX);
+				return CTL_USAGE;
+			}
+			o->ups[o->n_ups++] = optarg;
+			break;
+		case 'h':
+		case O_HELP:
+			fputs(wl_usage, stdout);
+			return -1;
+		default:
+			ctl_err("workload %s: unknown or incomplete option '%s'", argv[0],
+			    argv[optind - 1]);
+			return CTL_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The one NAME argument, and --namespace, for add/rm/show. */
+static int
+name_args(int argc, char **argv, const struct wl_opts *o, const char *sub, const char **name)
+{
+	if (argc - optind != 1) {
+		ctl_err("workload %s: give one workload NAME (and --namespace NS)", sub);
+		return CTL_USAGE;
+	}
+	*name = argv[optind];
+	if (o->ns == NULL) {
+		ctl_err("workload %s: --namespace is required", sub);
+		return CTL_USAGE;
+	}
+	return 0;
+}
+
+static int
+open_store(const struct wl_opts *o, unsigned flags, struct policy_store **s)
+{
+	const char *env = getenv("AUTHD_POLICY_MAP_SIZE");
+	uint64_t map = env != NULL ? strtoull(env, NULL, 10) : 0;
+	int err = policy_store_open(o->db, flags, map, s);
+
+	if (err == POLICY_E_NO_STORE) {
+		ctl_err("%s: no store there (add a workload to create one; --store or "
+			"$AUTHD_POLICY_DB name another)", o->db);
+		return CTL_FAIL;
+	}
+	if (err == POLICY_E_CORRUPT) {
+		ctl_err("%s: not an authd store, or damaged (refusing to touch it)", o->db);
+		return CTL_FAIL;
+	}
+	return err != 0 ? fail_reg(o->db, err) : 0;
+}
+
+/* Copy s into a fixed field; false when it does not fit. */
+static bool
+field_set(char *dst, size_t size, const char *s, size_t n)
+{
+	if (n >= size)
+		return false;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+/*
+ * Parse an address option and store its canonical text ("[::1]:80" for
+ * "[0:0::1]:80"), so list and show print what the daemon will bind.
+ */
+static int
+addr_opt(const char *opt, const char *s, bool tcp_only, char dst[static ADDR_TEXT_MAX + 1])
+{
+	const char *why = NULL;
+	struct addr a;
+
+	if (addr_parse(s, false, &a, &why) != 0) {
+		ctl_err("%s '%s': %s", opt, s, why != NULL ? why : "not an address");
+		return CTL_USAGE;
+	}
+	if (tcp_only && addr_is_unix(&a)) {
+		ctl_err("%s '%s': must be IP:PORT (not a unix socket)", opt, s);
+		return CTL_USAGE;
+	}
+	if (addr_format(&a, dst, ADDR_TEXT_MAX + 1) != 0) {
+		ctl_err("%s '%s': address too long", opt, s);
+		return CTL_USAGE;
+	}
+	return 0;
+}
+
+/* "host:port" or "[v6]:port" into an upstream's CONNECT target. */
+static int
+target_opt(const char *s, size_t n, struct workload_upstream *u)
+{
+	const char *colon, *host = s;
+	size_t hlen, all = n;
+	unsigned long port = 0;
+
+	if (n > 0 && s[0] == '[') {
+		const char *end = memchr(s, ']', n);
+
+		if (end == NULL || (size_t)(end - s) + 1 >= n || end[1] != ':')
+			goto bad;
+		host = s + 1;
+		hlen = (size_t)(end - s - 1);
+		colon = end + 1;
+	} else {
+		colon = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == ':')
+				colon = s + i;
+		hlen = colon != NULL ? (size_t)(colon - s) : 0;
+		/* IPv6 needs brackets, or "::1:80" could be a host without a port. */
+		if (colon == NULL || memchr(s, ':', hlen) != NULL)
+			goto bad;
+	}
+	n -= (size_t)(colon + 1 - s);
+	if (n == 0 || n > 5 || colon[1] == '0')
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		if (colon[1 + i] < '0' || colon[1 + i] > '9')
+			goto bad;
+		port = port * 10 + (unsigned long)(colon[1 + i] - '0');
+	}
+	if (hlen == 0 || port > 65535 || !field_set(u->target_host, sizeof(u->target_host), host, hlen))
+		goto bad;
+	u->target_port = (uint16_t)port;
+	return 0;
+bad:
+	ctl_err("--upstream target '%.*s': expected HOST:PORT or [IPv6]:PORT, port 1..65535",
+	    (int)all, s);
+	return CTL_USAGE;
+}
+
+/* Whether s (at a field boundary) starts one of the upstream's keys. */
+static size_t
+key_len(const char *s)
+{
+	static const char *const keys[] = { "listen=", "peer=", "target=", "id=" };
+
+	for (size_t i = 0; i < AD_ARRAY_LEN(keys); i++)
+		if (strncmp(s, keys[i], strlen(keys[i])) == 0)
+			return strlen(keys[i]);
+	return 0;
+}
+
+/*
+ * listen=ADDR,peer=IP:PORT,target=HOST:PORT[,id=ID] in any order. A value
+ * runs to the next ",KEY=", so a unix path may hold a comma.
+ */
+static int
+upstream_opt(const char *spec, struct workload_upstream *u)
+{
+	char val[UPSTREAM_SPEC_MAX + 1];
+	bool seen[4] = { false };
+	const char *p = spec;
+	int rc;
+
+	if (strlen(spec) > UPSTREAM_SPEC_MAX) {
+		ctl_err("--upstream: too long");
+		return CTL_USAGE;
+	}
+	while (*p != '\0') {
+		size_t kl = key_len(p), vl = 0;
+		int which;
+
+		if (kl == 0) {
+			ctl_err("--upstream '%s': expected listen=ADDR,peer=IP:PORT,target=HOST:PORT"
+				"[,id=spiffe://...] (unknown field at '%.20s')", spec, p);
+			return CTL_USAGE;
+		}
+		which = p[0] == 'l' ? 0 : p[0] == 'p' ? 1 : p[0] == 't' ? 2 : 3;
+		if (seen[which]) {
+			ctl_err("--upstream '%s': '%.*s' given twice", spec, (int)kl - 1, p);
+			return CTL_USAGE;
+		}
+		seen[which] = true;
+		p += kl;
+		while (p[vl] != '\0' && !(p[vl] == ',' && key_len(p + vl + 1) > 0))
+			vl++;
+		memcpy(val, p, vl);
+		val[vl] = '\0';
+		switch (which) {
+		case 0:
+			rc = addr_opt("--upstream listen", val, false, u->listen);
+			break;
+		case 1:
+			rc = addr_opt("--upstream peer", val, true, u->peer);
+			break;
+		case 2:
+			rc = target_opt(val, vl, u);
+			break;
+		default:
+			rc = 0;
+			if (vl == 0 || !field_set(u->expect_id, sizeof(u->expect_id), val, vl)) {
+				ctl_err("--upstream id: expected a SPIFFE ID (spiffe://TD/PATH)");
+				rc = CTL_USAGE;
+			}
+			break;
+		}
+		if (rc != 0)
+			return rc;
+		p += vl;
+		if (*p == ',')
+			p++;
+	}
+	if (!seen[0] || !seen[1] || !seen[2]) {
+		ctl_err("--upstream '%s': listen=, peer= and target= are required", spec);
+		return CTL_USAGE;
+	}
+	return 0;
+}
+
+static int
+build(const struct wl_opts *o, const char *name, struct workload *w)
+{
+	const char *sa = o->sa != NULL ? o->sa : name;
+	const char *why = NULL;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	if (!field_set(w->name, sizeof(w->name), name, strlen(name)) ||
+	    !field_set(w->ns, sizeof(w->ns), o->ns, strlen(o->ns)) ||
+	    !field_set(w->sa, sizeof(w->sa), sa, strlen(sa))) {
+		ctl_err("workload %s: names are at most %d characters", name, WORKLOAD_NAME_MAX);
+		return CTL_USAGE;
+	}
+	if (o->listen != NULL && (rc = addr_opt("--listen", o->listen, true, w->listen)) != 0)
+		return rc;
+	for (size_t i = 0; i < o->n_apps; i++)
+		if ((rc = addr_opt("--app", o->apps[i], true, w->apps[i])) != 0)
+			return rc;
+	w->n_apps = o->n_apps;
+	for (size_t i = 0; i < o->n_ups; i++)
+		if ((rc = upstream_opt(o->ups[i], &w->upstreams[i])) != 0)
+			return rc;
+	w->n_upstreams = o->n_ups;
+	if (workload_validate(w, &why) != 0) {
+		ctl_err("workload %s/%s: %s", o->ns, name, why);
+		return CTL_USAGE;
+	}
+	return 0;
+}
+
+static int
+cmd_add(int argc, char **argv, struct wl_opts *o)
+{
+	struct policy_store *s = NULL;
+	struct workload *w = NULL;
+	const char *name, *why = NULL;
+	int err, rc;
+
+	if ((rc = name_args(argc, argv, o, "add", &name)) != 0)
+		return rc;
+	w = malloc(sizeof(*w));
+	if (w == NULL)
+		return CTL_FAIL;
+	if ((rc = build(o, name, w)) != 0)
+		goto out;
+	if ((rc = open_store(o, POLICY_OPEN_CREATE, &s)) != 0)
+		goto out;
+	err = registry_put(s, w, o->replace, &why);
+	if (err == -EEXIST) {
+		ctl_err("workload %s/%s exists (--replace to change it)", w->ns, w->name);
+		rc = CTL_NO;
+	} else if (err == -EINVAL) {
+		ctl_err("workload %s/%s: %s", w->ns, w->name, why ? why : "invalid");
+		rc = CTL_USAGE;
+	} else if (err == POLICY_E_TOO_BIG) {
+		ctl_err("workload %s/%s: the registry holds %d workloads, its limit", w->ns,
+		    w->name, WORKLOAD_MAX);
+		rc = CTL_USAGE;
+	} else if (err != 0) {
+		rc = fail_reg("workload add", err);
+	} else {
+		printf("%s %s/%s (service account %s)\n", o->replace ? "stored" : "added", w->ns,
+		    w->name, w->sa);
+	}
+out:
+	policy_store_close(s);
+	free(w);
+	return rc;
+}
+
+static int
+cmd_rm(int argc, char **argv, struct wl_opts *o)
+{
+	struct policy_store *s = NULL;
+	const char *name;
+	int err, rc;
+
+	if ((rc = name_args(argc, argv, o, "rm", &name)) != 0)
+		return rc;
+	if ((rc = open_store(o, 0, &s)) != 0)
+		return rc;
+	err = registry_remove(s, o->ns, name);
+	if (err == -ENOENT) {
+		ctl_err("workload rm: no workload %s/%s", o->ns, name);
+		rc = CTL_NO;
+	} else if (err != 0) {
+		rc = fail_reg("workload rm", err);
+	} else {
+		printf("removed %s/%s\n", o->ns, name);
+	}
+	policy_store_close(s);
+	return rc;
+}
+
+/* A JSON string. Stored fields are printable ASCII; escape the rest anyway. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void
+json_str_or_null(const char *s)
+{
+	if (*s == '\0')
+		printf("null");
+	else
+		json_str(s);
+}
+
+/* "2026-01-02T15:04:05Z (in 59m)" or "... (expired 3m ago)". */
+static void
+expiry_text(int64_t t, int64_t now, char *buf, size_t size)
+{
+	uint64_t left = (uint64_t)(t > now ? t - now : now - t);
+	char when[32], d[32];
+
+	/* Whole minutes read better ("in 59m"); seconds only in the last minute. */
+	if (left >= 60)
+		left -= left % 60;
+	certs_time_format(t, when, sizeof(when));
+	duration_format(left, d, sizeof(d));
+	if (t > now)
+		snprintf(buf, size, "%s (in %s)", when, d);
+	else if (t == now)
+		snprintf(buf, size, "%s (expires now)", when);
+	else
+		snprintf(buf, size, "%s (expired %s ago)", when, d);
+}
+
+static void
+json_workload(const struct workload *w, const struct workload_svid_status *st, int64_t now)
+{
+	char t[32];
+
+	printf("{\"namespace\": ");
+	json_str(w->ns);
+	printf(", \"name\": ");
+	json_str(w->name);
+	printf(", \"service_account\": ");
+	json_str(w->sa);
+	printf(", \"listen\": ");
+	json_str_or_null(w->listen);
+	printf(", \"apps\": [");
+	for (size_t i = 0; i < w->n_apps; i++) {
+		printf("%s", i ? ", " : "");
+		json_str(w->apps[i]);
+	}
+	printf("], \"upstreams\": [");
+	for (size_t i = 0; i < w->n_upstreams; i++) {
+		const struct workload_upstream *u = &w->upstreams[i];
+
+		printf("%s{\"listen\": ", i ? ", " : "");
+		json_str(u->listen);
+		printf(", \"peer\": ");
+		json_str(u->peer);
+		printf(", \"target_host\": ");
+		json_str(u->target_host);
+		printf(", \"target_port\": %u, \"expect_id\": ", u->target_port);
+		json_str_or_null(u->expect_id);
+		printf("}");
+	}
+	printf("], \"svid\": ");
+	if (st == NULL || st->not_after == 0) {
+		printf("null}");
+		return;
+	}
+	printf("{\"spiffe_id\": ");
+	json_str(st->spiffe_id);
+	printf(", \"serial\": ");
+	json_str(st->serial);
+	certs_time_format(st->not_after, t, sizeof(t));
+	printf(", \"not_after\": \"%s\", \"seconds_left\": %" PRId64 ", \"updated\": ", t,
+	    st->not_after - now);
+	certs_time_format(st->updated, t, sizeof(t));
+	printf("\"%s\"}}", t);
+}
+
+struct list_state {
+	int json;
+	size_t n;
+	int64_t now;
+};
+
+static int
+list_cb(const struct workload *w, const struct workload_svid_status *st, void *arg)
+{
+	struct list_state *ls = arg;
+	char id[2 * WORKLOAD_NAME_MAX + 2], apps[WORKLOAD_APPS_MAX * 8 + 1] = "", exp[96] = "-";
+	size_t off = 0;
+
+	if (ls->json) {
+		printf("%s\n  ", ls->n ? "," : "");
+		json_workload(w, st, ls->now);
+		ls->n++;
+		return 0;
+	}
+	if (ls->n == 0)
+		printf("%-32s %-20s %-22s %-16s %-9s %-32s %s\n", "NAMESPACE/NAME", "SA", "LISTEN",
+		    "APPS", "UPSTREAMS", "SVID SERIAL", "EXPIRES");
+	snprintf(id, sizeof(id), "%s/%s", w->ns, w->name);
+	/* Ports are what peers name in CONNECT; the full addresses are in show. */
+	for (size_t i = 0; i < w->n_apps; i++) {
+		const char *c = strrchr(w->apps[i], ':');
+		int k = snprintf(apps + off, sizeof(apps) - off, "%s%s", i ? "," : "",
+		    c != NULL ? c + 1 : w->apps[i]);
+
+		if (k > 0 && (size_t)k < sizeof(apps) - off)
+			off += (size_t)k;
+	}
+	if (st != NULL && st->not_after != 0)
+		expiry_text(st->not_after, ls->now, exp, sizeof(exp));
+	printf("%-32s %-20s %-22s %-16s %-9zu %-32s %s\n", id, w->sa,
+	    w->listen[0] ? w->listen : "-", w->n_apps ? apps : "-", w->n_upstreams,
+	    st != NULL && st->not_after != 0 ? st->serial : "not issued", exp);
+	ls->n++;
+	return 0;
+}
+
+static int
+cmd_list(int argc, char **argv, struct wl_opts *o)
+{
+	struct policy_store *s = NULL;
+	struct list_state ls = { o->json, 0, o->now };
+	int err, rc;
+
+	if (optind < argc) {
+		ctl_err("workload list: unexpected argument '%s'", argv[optind]);
+		return CTL_USAGE;
+	}
+	if ((rc = open_store(o, POLICY_OPEN_RDONLY, &s)) != 0)
+		return rc;
+	if (ls.json)
+		printf("[");
+	err = registry_list(s, list_cb, &ls);
+	if (ls.json)
+		printf("%s]\n", ls.n ? "\n" : "");
+	else if (err == 0 && ls.n == 0)
+		printf("no workloads\n");
+	if (err != 0)
+		rc = fail_reg("workload list", err);
+	policy_store_close(s);
+	return rc;
+}
+
+struct show_state {
+	const char *ns;
+	const char *name;
+	bool found;
+	int json;
+	int64_t now;
+};
+
+static void
+show_text(const struct workload *w, const struct workload_svid_status *st, int64_t now)
+{
+	char exp[96], upd[32];
+
+	printf("workload         %s/%s\n", w->ns, w->name);
+	printf("service account  %s\n", w->sa);
+	printf("listen           %s\n", w->listen[0] ? w->listen : "- (no inbound)");
+	for (size_t i = 0; i < w->n_apps; i++)
+		printf("app              %s\n", w->apps[i]);
+	for (size_t i = 0; i < w->n_upstreams; i++) {
+		const struct workload_upstream *u = &w->upstreams[i];
+		bool v6 = strchr(u->target_host, ':') != NULL;
+
+		printf("upstream         %s -> %s CONNECT %s%s%s:%u, peer must be %s\n", u->listen,
+		    u->peer,
+		    v6 ? "[" : "", u->target_host, v6 ? "]" : "", u->target_port,
+		    u->expect_id[0] ? u->expect_id : "any ID in the trust domain");
+	}
+	if (st == NULL || st->not_after == 0) {
+		printf("svid             not issued\n");
+		return;
+	}
+	expiry_text(st->not_after, now, exp, sizeof(exp));
+	certs_time_format(st->updated, upd, sizeof(upd));
+	printf("svid             %s\n", st->spiffe_id);
+	printf("serial           %s\n", st->serial);
+	printf("expires          %s\n", exp);
+	printf("reported         %s\n", upd);
+}
+
+static int
+show_cb(const struct workload *w, const struct workload_svid_status *st, void *arg)
+{
+	struct show_state *ss = arg;
+
+	if (strcmp(w->ns, ss->ns) != 0 || strcmp(w->name, ss->name) != 0)
+		return 0;
+	ss->found = true;
+	if (ss->json) {
+		json_workload(w, st, ss->now);
+		printf("\n");
+	} else {
+		show_text(w, st, ss->now);
+	}
+	/* Found: stop the walk. */
+	return 1;
+}
+
+static int
+cmd_show(int argc, char **argv, struct wl_opts *o)
+{
+	struct policy_store *s = NULL;
+	struct show_state ss = { o->ns, NULL, false, o->json, o->now };
+	int err, rc;
+
+	if ((rc = name_args(argc, argv, o, "show", &ss.name)) != 0)
+		return rc;
+	ss.ns = o->ns;
+	if ((rc = open_store(o, POLICY_OPEN_RDONLY, &s)) != 0)
+		return rc;
+	/* One snapshot for the workload and its status: the list walk gives both. */
+	err = registry_list(s, show_cb, &ss);
+	if (err != 0 && err != 1) {
+		rc = fail_reg("workload show", err);
+	} else if (!ss.found) {
+		ctl_err("workload show: no workload %s/%s", o->ns, ss.name);
+		rc = CTL_NO;
+	}
+	policy_store_close(s);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct wl_opts *o);
+} wl_cmds[] = {
+	{ "add", cmd_add },
+	{ "rm", cmd_rm },
+	{ "remove", cmd_rm },
+	{ "list", cmd_list },
+	{ "show", cmd_show },
+};
+
+int
+ctl_workload_main(int argc, char **argv)
+{
+	struct wl_opts o;
+	int rc;
+
+	if (ctl_wants_help(argc, argv)) {
+		fputs(wl_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USAGE : CTL_OK;
+	}
+	for (size_t i = 0; i < AD_ARRAY_LEN(wl_cmds); i++) {
+		if (strcmp(argv[1], wl_cmds[i].name) != 0)
+			continue;
+		rc = parse_opts(argc - 1, argv + 1, &o);
+		if (rc < 0)
+			return CTL_OK;
+		return rc != 0 ? rc : wl_cmds[i].fn(argc - 1, argv + 1, &o);
+	}
+	ctl_err("workload: unknown subcommand '%s'", argv[1]);
+	fputs(wl_usage, stderr);
+	return CTL_USAGE;
+}

@@ -1,0 +1,682 @@
+/*
+ * The daemon: composes the store, the CA, the workloads, the listeners and
+ * the admin endpoint on one libuv loop, and handles what changes under it
+ * (registry and policy commits, SIGHUP, SIGTERM).
+ *
+ * Served workloads are reference counted: the daemon's list, each open
+ * listener or timer handle and each connection hold one, so a workload
+ * removed while connections run stays valid until the last one ends.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "authd/accesslog.h"
+#include "authd/admin.h"
+#include "authd/log.h"
+#include "authd/proxy.h"
+#include "authd/strbuf.h"
+#include "authd/tls.h"
+#include "certs/bundle.h"
+#include "certs/ca.h"
+#include "certs/seal.h"
+#include "certs/svid.h"
+#include "policy/policy.h"
+
+/* Revision checks also run on this tick, in case a file event was missed. */
+#define DAEMON_TICK_MS 1000
+
+/* ---- Served workloads ---------------------------------------------------- */
+
+void
+served_unref(struct served *wl)
+{
+	size_t i;
+
+	if (--wl->refs > 0)
+		return;
+	ident_unref(wl->ident);
+	for (i = 0; i < wl->n_up; i++)
+		tls_ticket_free(wl->up[i].ticket);
+	free(wl);
+}
+
+static void
+on_listener_closed(uv_handle_t *h)
+{
+	served_unref(h->data);
+}
+
+void
+listener_close(union listener *lh, struct served *wl)
+{
+	if (uv_is_closing(&lh->h))
+		return;
+	lh->h.data = wl;
+	uv_close(&lh->h, on_listener_closed);
+}
+
+static void
+served_stop_listening(struct served *wl)
+{
+	size_t i;
+
+	if (wl->listening) {
+		wl->listening = false;
+		listener_close(&wl->lh, wl);
+	}
+	for (i = 0; i < wl->n_up; i++) {
+		if (wl->up[i].listening) {
+			wl->up[i].listening = false;
+			listener_close(&wl->up[i].lh, wl);
+		}
+	}
+}
+
+static int
+served_new(struct daemon *d, const struct workload *spec, bool from_config, struct served **out)
+{
+	struct served *wl;
+	const char *why;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if ((r = workload_validate(spec, &why)) != 0) {
+		log_warn("workload %s/%s: %s", spec->ns, spec->name, why);
+		return r;
+	}
+	if ((wl = calloc(1, sizeof(*wl))) == NULL)
+		return -ENOMEM;
+	wl->d = d;
+	wl->refs = 1;
+	wl->spec = *spec;
+	wl->from_config = from_config;
+	if (util_snprintf(wl->key, sizeof(wl->key), "%s/%s", spec->ns, spec->name) != 0 ||
+	    (r = workload_spiffe_id(spec, d->cfg.trust_domain, &wl->id)) != 0 ||
+	    (spec->listen[0] != '\0' && addr_parse(spec->listen, false, &wl->listen, NULL) != 0)) {
+		free(wl);
+		return -EINVAL;
+	}
+	for (i = 0; i < spec->n_apps; i++)
+		if (addr_parse(spec->apps[i], false, &wl->apps[i], NULL) != 0)
+			goto bad;
+	wl->n_up = spec->n_upstreams;
+	for (i = 0; i < wl->n_up; i++) {
+		struct upstream_rt *up = &wl->up[i];
+
+		up->wl = wl;
+		up->spec = &wl->spec.upstreams[i];
+		if (addr_parse(up->spec->listen, false, &up->listen, NULL) != 0 ||
+		    addr_parse(up->spec->peer, false, &up->peer, NULL) != 0)
+			goto bad;
+		if (up->spec->expect_id[0] != '\0') {
+			if (spiffe_id_parse_workload(up->spec->expect_id, strlen(up->spec->expect_id),
+			    &up->expect, NULL) != 0)
+				goto bad;
+			up->has_expect = true;
+		}
+	}
+	*out = wl;
+	return 0;
+bad:
+	free(wl);
+	return -EINVAL;
+}
+
+static void
+served_remove(struct daemon *d, struct served *wl)
+{
+	struct served **pp;
+
+	for (pp = &d->served; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == wl) {
+			*pp = wl->next;
+			break;
+		}
+	}
+	wl->removed = true;
+	served_stop_listening(wl);
+	identity_stop(wl);
+	metrics_svid(d->metrics, wl->key, 0);
+	served_unref(wl);
+}
+
+static struct served *
+served_find(struct daemon *d, const char *ns, const char *name)
+{
+	struct served *wl;
+
+	for (wl = d->served; wl != NULL; wl = wl->next)
+		if (strcmp(wl->spec.ns, ns) == 0 && strcmp(wl->spec.name, name) == 0)
+			return wl;
+	return NULL;
+}
+
+bool
+served_ready(const struct served *wl, int64_t now)
+{
+	size_t i;
+
+	if (wl->ident == NULL || certs_svid_not_after(wl->ident->svid) <= now)
+		return false;
+	if (wl->spec.listen[0] != '\0' && !wl->listening)
+		return false;
+	for (i = 0; i < wl->n_up; i++)
+		if (!wl->up[i].listening)
+			return false;
+	return true;
+}
+
+bool
+daemon_admit(struct daemon *d, struct served *wl, enum metrics_dir dir)
+{
+	if (d->draining)
+		return false;
+	if (d->active >= d->cfg.limits.max_connections) {
+		metrics_count(d->metrics, METRICS_LIMITS, dir, "max_connections", NULL, 1);
+		return false;
+	}
+	if (wl->active >= d->cfg.limits.max_connections_per_workload) {
+		metrics_count(d->metrics, METRICS_LIMITS, dir, "max_connections_per_workload", NULL, 1);
+		return false;
+	}
+	return true;
+}
+
+/* ---- Keeping the served set equal to config + registry ------------------- */
+
+struct desired {
+	struct workload *w;
+	bool from_config;
+	bool matched;
+};
+
+struct desired_list {
+	struct desired *v;
+	size_t n, cap;
+	struct workload *reg;	/* registry copies, owned */
+	size_t reg_n, reg_cap;
+};
+
+static int
+collect_registry(const struct workload *w, const struct workload_svid_status *st, void *arg)
+{
+	struct desired_list *l = arg;
+
+	(void)st;
+	if (l->reg_n == l->reg_cap) {
+		size_t cap = l->reg_cap ? l->reg_cap * 2 : 16;
+		struct workload *p = realloc(l->reg, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		l->reg = p;
+		l->reg_cap = cap;
+	}
+	l->reg[l->reg_n++] = *w;
+	return 0;
+}
+
+static void
+sync_workloads(struct daemon *d)
+{
+	struct desired_list l;
+	struct served *wl, *next;
+	size_t i, j;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	r = registry_list(d->store, collect_registry, &l);
+	if (r != 0) {
+		log_warn("cannot read the workload registry: %s", policy_strerror(r));
+		l.reg_n = 0;
+	}
+	l.cap = d->cfg.n_workloads + l.reg_n;
+	if (l.cap > 0 && (l.v = calloc(l.cap, sizeof(*l.v))) == NULL) {
+		free(l.reg);
+		log_warn("out of memory reloading workloads");
+		return;
+	}
+	for (i = 0; i < d->cfg.n_workloads; i++)
+		l.v[l.n++] = (struct desired){ &d->cfg.workloads[i], true, false };
+	for (i = 0; i < l.reg_n; i++) {
+		bool clash = false;
+
+		for (j = 0; j < d->cfg.n_workloads; j++) {
+			if (strcmp(l.reg[i].ns, d->cfg.workloads[j].ns) == 0 &&
+			    strcmp(l.reg[i].name, d->cfg.workloads[j].name) == 0) {
+				clash = true;
+				break;
+			}
+		}
+		if (clash) {
+			log_warn("registry workload %s/%s is also in the config file; the file wins",
+			    l.reg[i].ns, l.reg[i].name);
+			continue;
+		}
+		l.v[l.n++] = (struct desired){ &l.reg[i], false, false };
+	}
+	/* Drop what is gone or changed; a changed workload is re-created. */
+	for (wl = d->served; wl != NULL; wl = next) {
+		bool keep = false;
+
+		next = wl->next;
+		for (i = 0; i < l.n; i++) {
+			if (strcmp(wl->spec.ns, l.v[i].w->ns) != 0 ||
+			    strcmp(wl->spec.name, l.v[i].w->name) != 0)
+				continue;
+			if (memcmp(&wl->spec, l.v[i].w, sizeof(wl->spec)) == 0 &&
+			    wl->from_config == l.v[i].from_config) {
+				keep = true;
+				l.v[i].matched = true;
+			}
+			break;
+		}
+		if (!keep) {
+			log_info("%s: no longer served", wl->key);
+			served_remove(d, wl);
+		}
+	}
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].matched || served_find(d, l.v[i].w->ns, l.v[i].w->name) != NULL)
+			continue;
+		if (served_new(d, l.v[i].w, l.v[i].from_config, &wl) != 0)
+			continue;
+		wl->next = d->served;
+		d->served = wl;
+		log_info("%s: serving %s", wl->key, wl->id.str);
+		identity_request(wl);
+	}
+	free(l.v);
+	free(l.reg);
+}
+
+static void
+check_revisions(struct daemon *d)
+{
+	uint64_t prev, reg = 0;
+
+	if (registry_revision(d->store, &reg) == 0 && reg != d->registry_rev) {
+		d->registry_rev = reg;
+		if (!d->draining)
+			sync_workloads(d);
+	}
+	prev = d->policy_rev;
+	if (policy_reader_revision(d->reader, &d->policy_rev) == 0 && prev != d->policy_rev)
+		log_info("policy revision %llu", (unsigned long long)d->policy_rev);
+	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
+}
+
+/* ---- Lifecycle ------------------------------------------------------------ */
+
+/* Close h unless it was never initialised (a start that failed early) or is closing. */
+static void
+close_handle(uv_handle_t *h)
+{
+	if (h->type != UV_UNKNOWN_HANDLE && h->loop != NULL && !uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void
+shutdown_all(struct daemon *d)
+{
+	while (d->served != NULL)
+		served_remove(d, d->served);
+	if (d->admin != NULL) {
+		admin_close(d->admin, NULL, NULL);
+		d->admin = NULL;
+	}
+	close_handle((uv_handle_t *)&d->sig_term);
+	close_handle((uv_handle_t *)&d->sig_int);
+	close_handle((uv_handle_t *)&d->sig_hup);
+	close_handle((uv_handle_t *)&d->tick);
+	close_handle((uv_handle_t *)&d->store_watch);
+	for (size_t i = 0; i < d->n_dev_apps; i++)
+		close_handle((uv_handle_t *)&d->dev_apps[i]);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	check_revisions(d);
+	if (!d->draining)
+		return;
+	if (d->active == 0) {
+		log_info("drained; exiting");
+		shutdown_all(d);
+		return;
+	}
+	if (uv_now(d->loop) >= (uint64_t)d->drain_deadline_ms) {
+		log_warn("drain deadline: closing %u connections", d->active);
+		conn_close_all(d);
+	}
+	uv_timer_start(&d->tick, on_tick, DAEMON_TICK_MS, DAEMON_TICK_MS);
+}
+
+static void
+start_drain(struct daemon *d)
+{
+	struct served *wl;
+
+	if (d->draining)
+		return;
+	d->draining = true;
+	d->drain_deadline_ms = (int64_t)uv_now(d->loop) + d->cfg.limits.drain_timeout_ms;
+	log_info("draining: %u connections, deadline %u ms", d->active, d->cfg.limits.drain_timeout_ms);
+	metrics_state(d->metrics, 0, 1);
+	for (wl = d->served; wl != NULL; wl = wl->next)
+		served_stop_listening(wl);
+	uv_timer_start(&d->tick, on_tick, 0, DAEMON_TICK_MS);
+}
+
+static void
+reload(struct daemon *d)
+{
+	struct config c;
+	char err[512];
+	int r;
+
+	if (d->config_path == NULL) {
+		log_info("SIGHUP: no config file to reload");
+		return;
+	}
+	config_defaults(&c);
+	if ((r = config_load(d->config_path, &c, err, sizeof(err))) != 0 ||
+	    (d->apply_flags != NULL && (d->apply_flags(&c, d->flags_arg), 0)) ||
+	    (r = config_finish(&c, err, sizeof(err))) != 0) {
+		log_warn("SIGHUP: %s: %s; keeping the running configuration", d->config_path, err);
+		config_free(&c);
+		return;
+	}
+	if (strcmp(c.trust_domain, d->cfg.trust_domain) != 0 || strcmp(c.store, d->cfg.store) != 0 ||
+	    strcmp(c.ca_dir, d->cfg.ca_dir) != 0 || strcmp(c.admin, d->cfg.admin) != 0) {
+		log_warn("SIGHUP: trust_domain, store, ca_dir and admin need a restart; "
+		    "keeping their running values");
+		memcpy(c.trust_domain, d->cfg.trust_domain, sizeof(c.trust_domain));
+		memcpy(c.store, d->cfg.store, sizeof(c.store));
+		memcpy(c.ca_dir, d->cfg.ca_dir, sizeof(c.ca_dir));
+		memcpy(c.admin, d->cfg.admin, sizeof(c.admin));
+	}
+	if (strcmp(c.access_log, d->cfg.access_log) != 0 && (r = accesslog_open(c.access_log)) != 0)
+		log_warn("SIGHUP: access log %s: %s", c.access_log, strerror(-r));
+	log_set_level(c.log_level);
+	config_free(&d->cfg);
+	d->cfg = c;
+	log_info("SIGHUP: configuration reloaded (%zu workloads in the file)", c.n_workloads);
+	sync_workloads(d);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	if (signum == SIGHUP)
+		reload(d);
+	else
+		start_drain(d);
+}
+
+static void
+on_store_event(uv_fs_event_t *h, const char *name, int events, int status)
+{
+	(void)name;
+	(void)events;
+	if (status == 0)
+		check_revisions(h->data);
+}
+
+/* ---- Admin handlers ------------------------------------------------------- */
+
+static void
+admin_metrics(void *arg, struct strbuf *out)
+{
+	struct daemon *d = arg;
+	struct served *wl;
+	int64_t now = proxy_now_ms() / 1000;
+	bool ready = !d->draining;
+
+	for (wl = d->served; wl != NULL; wl = wl->next)
+		ready = ready && served_ready(wl, now);
+	metrics_state(d->metrics, ready, d->draining);
+	metrics_render(d->metrics, now, out);
+}
+
+static int
+admin_readyz(void *arg, struct strbuf *out)
+{
+	struct daemon *d = arg;
+	struct served *wl;
+	int64_t now = proxy_now_ms() / 1000;
+	bool ready = true;
+
+	if (d->draining) {
+		strbuf_puts(out, "draining\n");
+		ready = false;
+	}
+	for (wl = d->served; wl != NULL; wl = wl->next) {
+		if (served_ready(wl, now))
+			continue;
+		ready = false;
+		if (wl->ident == NULL)
+			strbuf_printf(out, "%s: no SVID yet\n", wl->key);
+		else if (certs_svid_not_after(wl->ident->svid) <= now)
+			strbuf_printf(out, "%s: SVID expired\n", wl->key);
+		else
+			strbuf_printf(out, "%s: %s\n", wl->key,
+			    wl->listen_error[0] != '\0' ? wl->listen_error : "listeners not bound");
+	}
+	if (ready)
+		strbuf_puts(out, "ready\n");
+	return ready ? 200 : 503;
+}
+
+static void
+json_str(struct strbuf *out, const char *key, const char *val, bool comma)
+{
+	strbuf_printf(out, "%s\"%s\":", comma ? "," : "", key);
+	strbuf_json_string(out, val, strlen(val));
+}
+
+static void
+admin_workloads(void *arg, struct strbuf *out)
+{
+	struct daemon *d = arg;
+	struct served *wl;
+	int64_t now = proxy_now_ms() / 1000;
+	size_t i;
+
+	strbuf_puts(out, "[");
+	for (wl = d->served; wl != NULL; wl = wl->next) {
+		strbuf_puts(out, wl == d->served ? "\n{" : ",\n{");
+		json_str(out, "name", wl->spec.name, false);
+		json_str(out, "namespace", wl->spec.ns, true);
+		json_str(out, "service_account", wl->spec.sa, true);
+		json_str(out, "spiffe_id", wl->id.str, true);
+		json_str(out, "source", wl->from_config ? "config" : "registry", true);
+		json_str(out, "listen", wl->spec.listen, true);
+		strbuf_puts(out, ",\"apps\":[");
+		for (i = 0; i < wl->spec.n_apps; i++) {
+			if (i > 0)
+				strbuf_puts(out, ",");
+			strbuf_json_string(out, wl->spec.apps[i], strlen(wl->spec.apps[i]));
+		}
+		strbuf_puts(out, "],\"upstreams\":[");
+		for (i = 0; i < wl->n_up; i++) {
+			const struct workload_upstream *u = wl->up[i].spec;
+
+			strbuf_puts(out, i > 0 ? ",{" : "{");
+			json_str(out, "listen", u->listen, false);
+			json_str(out, "peer", u->peer, true);
+			strbuf_printf(out, ",\"target\":\"%s:%u\"", u->target_host, u->target_port);
+			json_str(out, "expect_id", u->expect_id, true);
+			strbuf_printf(out, ",\"listening\":%s}", wl->up[i].listening ? "true" : "false");
+		}
+		strbuf_puts(out, "]");
+		if (wl->ident != NULL) {
+			int64_t na = certs_svid_not_after(wl->ident->svid);
+
+			strbuf_puts(out, ",\"svid\":{");
+			json_str(out, "serial", certs_svid_serial(wl->ident->svid), false);
+			strbuf_printf(out, ",\"not_after\":%lld,\"expires_in\":%lld}", (long long)na,
+			    (long long)(na - now));
+		} else {
+			strbuf_puts(out, ",\"svid\":null");
+		}
+		strbuf_printf(out, ",\"ready\":%s,\"active_connections\":%u}",
+		    served_ready(wl, now) ? "true" : "false", wl->active);
+	}
+	strbuf_puts(out, d->served != NULL ? "\n]\n" : "]\n");
+}
+
+/* ---- Start and run ---------------------------------------------------------- */
+
+static int
+load_trust(struct daemon *d)
+{
+	uint8_t key[CERTS_SEAL_KEY_LEN];
+	char path[4200];
+	int r;
+
+	if (d->cfg.seal_key[0] != '\0') {
+		if ((r = certs_seal_key_read(d->cfg.seal_key, key)) != 0) {
+			log_warn("seal key %s: %s", d->cfg.seal_key, tls_strerror(r));
+			return r;
+		}
+	}
+	r = certs_ca_load(d->cfg.ca_dir, d->cfg.seal_key[0] != '\0' ? key : NULL, &d->ca);
+	util_wipe(key, sizeof(key));
+	if (r != 0) {
+		log_warn("CA %s: %s (create one with: authctl ca init --dir %s --trust-domain %s)",
+		    d->cfg.ca_dir, tls_strerror(r), d->cfg.ca_dir, d->cfg.trust_domain);
+		return r;
+	}
+	if (strcmp(certs_ca_td(d->ca), d->cfg.trust_domain) != 0) {
+		log_warn("CA %s is for trust domain %s, not %s", d->cfg.ca_dir, certs_ca_td(d->ca),
+		    d->cfg.trust_domain);
+		return -EINVAL;
+	}
+	if (util_snprintf(path, sizeof(path), "%s/%s", d->cfg.ca_dir, CERTS_CA_BUNDLE) != 0)
+		return -ENAMETOOLONG;
+	if ((r = certs_bundle_load(path, &d->bundle)) != 0) {
+		log_warn("trust bundle %s: %s", path, tls_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
+/* The store's directory (the state dir, usually) is created 0700 when missing. */
+static int
+make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	if (util_snprintf(dir, sizeof(dir), "%s", path) != 0)
+		return -ENAMETOOLONG;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	return util_mkdir_p(dir, 0700);
+}
+
+static int
+start(struct daemon *d)
+{
+	struct addr admin_addr;
+	int r;
+
+	if ((r = load_trust(d)) != 0)
+		return r;
+	if ((r = make_parent(d->cfg.store)) != 0) {
+		log_warn("cannot create the directory of %s: %s", d->cfg.store, strerror(-r));
+		return r;
+	}
+	if ((r = policy_store_open(d->cfg.store, POLICY_OPEN_CREATE, 0, &d->store)) != 0) {
+		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
+		return r;
+	}
+	if ((r = policy_reader_new(d->store, &d->reader)) != 0) {
+		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
+		return r;
+	}
+	if ((r = metrics_new(&d->metrics)) != 0)
+		return r;
+	if ((r = accesslog_open(d->cfg.access_log)) != 0) {
+		log_warn("access log %s: %s", d->cfg.access_log, strerror(-r));
+		return r;
+	}
+	uv_signal_init(d->loop, &d->sig_term);
+	uv_signal_init(d->loop, &d->sig_int);
+	uv_signal_init(d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(d->loop, &d->tick);
+	d->tick.data = d;
+	uv_timer_start(&d->tick, on_tick, DAEMON_TICK_MS, DAEMON_TICK_MS);
+	uv_fs_event_init(d->loop, &d->store_watch);
+	d->store_watch.data = d;
+	if ((r = uv_fs_event_start(&d->store_watch, on_store_event, d->cfg.store, 0)) < 0)
+		log_warn("cannot watch %s (%s); changes are seen within %d ms", d->cfg.store,
+		    uv_strerror(r), DAEMON_TICK_MS);
+	if (d->cfg.admin[0] != '\0') {
+		struct admin_handlers h = {
+			.metrics = admin_metrics,
+			.readyz = admin_readyz,
+			.workloads = admin_workloads,
+			.arg = d,
+		};
+
+		if (addr_parse(d->cfg.admin, true, &admin_addr, NULL) != 0 ||
+		    (r = admin_start(d->loop, &admin_addr, &h, &d->admin)) != 0) {
+			log_warn("admin %s: %s", d->cfg.admin, strerror(-r));
+			return r != 0 ? r : -EINVAL;
+		}
+		log_info("admin on http://%s (/metrics /healthz /readyz /workloads)", d->cfg.admin);
+	}
+	if (policy_reader_revision(d->reader, &d->policy_rev) != 0)
+		d->policy_rev = 0;
+	if (registry_revision(d->store, &d->registry_rev) != 0)
+		d->registry_rev = 0;
+	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
+	sync_workloads(d);
+	return 0;
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	int r;
+
+	log_info("authd starting: trust domain %s, store %s", d->cfg.trust_domain, d->cfg.store);
+	r = start(d);
+	if (r == 0)
+		r = uv_run(d->loop, UV_RUN_DEFAULT);
+	else
+		shutdown_all(d);
+	/* Whatever is still open (a failed start) closes now. */
+	uv_walk(d->loop, close_walk, NULL);
+	while (uv_run(d->loop, UV_RUN_DEFAULT) != 0)
+		;
+	accesslog_close();
+	metrics_free(d->metrics);
+	policy_reader_free(d->reader);
+	policy_store_close(d->store);
+	certs_bundle_free(d->bundle);
+	certs_ca_free(d->ca);
+	return r;
+}

@@ -1,0 +1,448 @@
+/*
+ * http.c: the admin server's request heads and responses.
+ *
+ * The head is framed into CRLF lines by scan_head(); each line, possibly
+ * still incomplete, goes to a parser that walks it left to right through a
+ * struct buf and stops at the first byte that breaks the grammar. A token
+ * is judged as far as it has arrived (a method is wrong as soon as it stops
+ * being a prefix of GET or HEAD) and once more when it is closed, and no
+ * check looks ahead, so a prefix of a head fails exactly as the whole head
+ * would, or asks for more bytes. The same scheme as connect.c; the small
+ * character classes are repeated here rather than shared, to keep the two
+ * wire formats free to differ.
+ */
+#include "authd/http.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "authd/buf.h"
+#include "authd/strbuf.h"
+
+static const char version_prefix[] = "HTTP/1.";
+#define VERSION_LEN (sizeof(version_prefix) - 1 + 1)
+
+struct line {
+	const uint8_t *s;
+	size_t n;
+	bool complete;		/* a CR follows s[n - 1]; the content is final */
+};
+
+struct req_ctx {
+	struct http_request *req;
+	bool has_host;
+};
+
+static bool
+is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+is_hex(int c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool
+is_ows(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* RFC 9110 section 5.6.2. */
+static bool
+is_tchar(int c)
+{
+	if (is_alpha(c) || is_digit(c))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* A byte of a request-line token: VCHAR or obs-text. */
+static bool
+is_token_char(int c)
+{
+	return c > 0x20 && c != 0x7f;
+}
+
+/* field-vchar, SP or HTAB (RFC 9110 section 5.5). */
+static bool
+is_field_char(int c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':' and '@'. */
+static bool
+is_pchar(int c)
+{
+	if (is_alpha(c) || is_digit(c))
+		return true;
+	return c != '\0' && strchr("-._~!$&'()*+,;=:@", c) != NULL;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static bool
+eq_nocase(const uint8_t *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b);
+
+	if (an != bn)
+		return false;
+	for (size_t i = 0; i < an; i++)
+		if (lower(a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* s[0..n) is a prefix of word (case-sensitive). */
+static bool
+is_prefix(const uint8_t *s, size_t n, const char *word)
+{
+	return n <= strlen(word) && memcmp(s, word, n) == 0;
+}
+
+static int
+peek(const struct buf *b)
+{
+	return buf_left(b) > 0 ? b->r[b->off] : -1;
+}
+
+/* Consume the run of bytes that satisfy pred; *n gets its length. */
+static const uint8_t *
+take(struct buf *b, bool (*pred)(int), size_t *n)
+{
+	const uint8_t *s = b->r + b->off;
+	size_t k = 0, left = buf_left(b);
+
+	while (k < left && pred(s[k]))
+		k++;
+	(void)buf_get_bytes(b, k);
+	*n = k;
+	return s;
+}
+
+/*
+ * Split p[0..len) into CRLF-terminated lines and hand each to parse_line,
+ * the last one possibly incomplete. Only the first HTTP_HEAD_MAX bytes are
+ * looked at. On 0, *head_len is the offset just past the empty line.
+ */
+static int parse_line(struct req_ctx *c, size_t idx, const struct line *l);
+
+static int
+scan_head(const uint8_t *p, size_t len, struct req_ctx *c, size_t *head_len)
+{
+	struct buf b;
+	int err;
+
+	buf_reader(&b, p, len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX);
+	for (size_t idx = 0;; idx++) {
+		const uint8_t *s = b.r + b.off;
+		size_t left = buf_left(&b), i = 0;
+		struct line l;
+
+		while (i < left && s[i] != '\r' && s[i] != '\n')
+			i++;
+		l.s = s;
+		l.n = i;
+		l.complete = i < left && s[i] == '\r';
+		/* After the request line an empty line ends the head. */
+		if (idx == 0 || i > 0 || !l.complete) {
+			err = parse_line(c, idx, &l);
+			if (err != 0)
+				return err;
+		}
+		if (i == left)
+			break;
+		if (s[i] == '\n')
+			return HTTP_E_SYNTAX;	/* bare LF */
+		if (i + 1 == left)
+			break;
+		if (s[i + 1] != '\n')
+			return HTTP_E_SYNTAX;	/* bare CR */
+		(void)buf_get_bytes(&b, i + 2);
+		if (idx > 0 && i == 0) {
+			*head_len = b.off;
+			return 0;
+		}
+	}
+	return len >= HTTP_HEAD_MAX ? HTTP_E_TOO_BIG : HTTP_E_AGAIN;
+}
+
+/*
+ * origin-form = absolute-path [ "?" query ] (RFC 9112 section 3.2.1), as
+ * far as it has arrived: t[0..n) is the target so far and closed says
+ * whether more of it can follow. The path is copied into req.
+ */
+static int
+parse_target(const uint8_t *t, size_t n, bool closed, struct http_request *req)
+{
+	size_t i = 0, path_len = 0;
+	bool query = false;
+
+	if (n > 0 && t[0] != '/')
+		return HTTP_E_TARGET;	/* absolute-form, authority-form, asterisk-form */
+	while (i < n) {
+		uint8_t ch = t[i];
+
+		if (ch == '%') {
+			if ((i + 1 < n && !is_hex(t[i + 1])) || (i + 2 < n && !is_hex(t[i + 2])))
+				return HTTP_E_TARGET;
+			if (i + 2 >= n)
+				return closed ? HTTP_E_TARGET : 0;
+		} else if (ch == '?') {
+			query = true;
+		} else if (!is_pchar(ch) && ch != '/') {
+			return HTTP_E_TARGET;
+		}
+		if (!query && (path_len += ch == '%' ? 3 : 1) > HTTP_PATH_MAX)
+			return HTTP_E_TARGET;
+		i += ch == '%' ? 3 : 1;
+	}
+	if (!closed)
+		return 0;
+	/* t[0..path_len) is the path; checked above, so it fits. */
+	memcpy(req->path, t, path_len);
+	req->path[path_len] = '\0';
+	req->path_len = path_len;
+	req->has_query = query;
+	return 0;
+}
+
+/* request-line = method SP request-target SP HTTP-version */
+static int
+parse_request_line(const struct line *l, struct http_request *req)
+{
+	struct buf b;
+	const uint8_t *m, *t, *v;
+	size_t mn, tn, vn;
+	int ch, err;
+
+	buf_reader(&b, l->s, l->n);
+	m = take(&b, is_tchar, &mn);
+	if (!is_prefix(m, mn, "GET") && !is_prefix(m, mn, "HEAD"))
+		return HTTP_E_METHOD;
+	ch = peek(&b);
+	if (ch < 0 && !l->complete)
+		return 0;
+	if (mn == 0)
+		return HTTP_E_SYNTAX;	/* empty line, leading space or a CTL */
+	req->head = mn == 4;
+	if (!is_prefix(m, mn, req->head ? "HEAD" : "GET") || mn < 3)
+		return HTTP_E_METHOD;	/* "GE", "HEA" */
+	if (ch != ' ')
+		return HTTP_E_SYNTAX;
+	(void)buf_get_u8(&b);
+
+	t = take(&b, is_token_char, &tn);
+	ch = peek(&b);
+	err = parse_target(t, tn, ch >= 0 || l->complete, req);
+	if (err != 0 || (ch < 0 && !l->complete))
+		return err;
+	if (tn == 0)
+		return HTTP_E_SYNTAX;	/* two spaces, or a CTL */
+	if (ch < 0)
+		return HTTP_E_VERSION;	/* no version at all (HTTP/0.9) */
+	if (ch != ' ')
+		return HTTP_E_SYNTAX;
+	(void)buf_get_u8(&b);
+
+	v = take(&b, is_token_char, &vn);
+	if (!is_prefix(v, vn < VERSION_LEN - 1 ? vn : VERSION_LEN - 1, version_prefix) ||
+	    vn > VERSION_LEN || (vn == VERSION_LEN && v[vn - 1] != '0' && v[vn - 1] != '1'))
+		return HTTP_E_VERSION;
+	ch = peek(&b);
+	if (ch < 0 && !l->complete)
+		return 0;
+	if (vn == 0)
+		return HTTP_E_SYNTAX;
+	if (vn < VERSION_LEN)
+		return HTTP_E_VERSION;
+	if (ch >= 0)
+		return HTTP_E_SYNTAX;	/* trailing whitespace or a CTL */
+	req->minor = v[vn - 1] - '0';
+	return 0;
+}
+
+/*
+ * A header field line (RFC 9112 section 5): name ":" OWS value OWS. A line
+ * starting with whitespace is an obs-fold continuation (or hides a name),
+ * and whitespace before the colon is forbidden; both are rejected.
+ */
+static int
+parse_field(struct req_ctx *c, const struct line *l)
+{
+	const uint8_t *name, *v;
+	size_t name_len, n, vn;
+	struct buf b;
+	int ch;
+
+	buf_reader(&b, l->s, l->n);
+	if (is_ows(peek(&b)))
+		return HTTP_E_SYNTAX;
+	name = take(&b, is_tchar, &name_len);
+	ch = peek(&b);
+	if (ch < 0)
+		return l->complete ? HTTP_E_SYNTAX : 0;
+	if (ch != ':' || name_len == 0)
+		return HTTP_E_SYNTAX;
+	(void)buf_get_u8(&b);
+	(void)take(&b, is_ows, &n);
+	v = take(&b, is_field_char, &vn);
+	if (buf_left(&b) > 0)
+		return HTTP_E_SYNTAX;	/* a control byte in the value */
+	if (!l->complete)
+		return 0;
+	while (vn > 0 && is_ows(v[vn - 1]))
+		vn--;
+
+	if (eq_nocase(name, name_len, "host")) {
+		if (c->has_host)
+			return HTTP_E_SYNTAX;	/* RFC 9112 section 3.2 */
+		c->has_host = true;
+	} else if (eq_nocase(name, name_len, "content-length")) {
+		if (vn != 1 || v[0] != '0')
+			return HTTP_E_BODY;
+	} else if (eq_nocase(name, name_len, "transfer-encoding")) {
+		return HTTP_E_BODY;
+	}
+	return 0;
+}
+
+static int
+parse_line(struct req_ctx *c, size_t idx, const struct line *l)
+{
+	if (idx == 0)
+		return parse_request_line(l, c->req);
+	return parse_field(c, l);
+}
+
+int
+http_parse_request(const uint8_t *p, size_t len, struct http_request *req)
+{
+	struct req_ctx c = { .req = req };
+	size_t head_len = 0;
+	int err;
+
+	if (req == NULL || (p == NULL && len > 0))
+		return HTTP_E_INVAL;
+	memset(req, 0, sizeof(*req));
+	if (len == 0)
+		return HTTP_E_AGAIN;
+	err = scan_head(p, len, &c, &head_len);
+	if (err != 0)
+		goto out;
+	/* Judged at the empty line, so every prefix before it is AGAIN. */
+	if (req->minor == 1 && !c.has_host) {
+		err = HTTP_E_SYNTAX;
+		goto out;
+	}
+	req->head_len = head_len;
+out:
+	if (err != 0)
+		memset(req, 0, sizeof(*req));
+	return err;
+}
+
+static const struct {
+	int code;
+	int status;
+	const char *reason;
+	const char *text;
+} http_errors[] = {
+	{ HTTP_E_INVAL, 500, "invalid-argument", "invalid argument" },
+	{ HTTP_E_AGAIN, 500, "incomplete", "request head is incomplete" },
+	{ HTTP_E_TOO_BIG, 431, "too-big", "request head is larger than 4096 bytes" },
+	{ HTTP_E_METHOD, 405, "method", "method is not GET or HEAD" },
+	{ HTTP_E_SYNTAX, 400, "syntax", "malformed HTTP/1.x head" },
+	{ HTTP_E_VERSION, 505, "version", "protocol version is not HTTP/1.0 or HTTP/1.1" },
+	{ HTTP_E_BODY, 400, "body", "a request may not carry a body" },
+	{ HTTP_E_TARGET, 400, "target", "target is not an origin-form path of at most 256 bytes" },
+};
+
+int
+http_error_status(int err)
+{
+	for (size_t i = 0; i < AD_ARRAY_LEN(http_errors); i++)
+		if (http_errors[i].code == err)
+			return http_errors[i].status;
+	return 500;
+}
+
+const char *
+http_strerror(int err)
+{
+	if (err == 0)
+		return "success";
+	for (size_t i = 0; i < AD_ARRAY_LEN(http_errors); i++)
+		if (http_errors[i].code == err)
+			return http_errors[i].text;
+	if (err < 0 && err > -4096)
+		return strerror(-err);
+	return "unknown error";
+}
+
+const char *
+http_reason(int err)
+{
+	if (err == 0)
+		return "ok";
+	for (size_t i = 0; i < AD_ARRAY_LEN(http_errors); i++)
+		if (http_errors[i].code == err)
+			return http_errors[i].reason;
+	return "error";
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return NULL;
+	}
+}
+
+int
+http_response(struct strbuf *out, int status, const char *content_type, const char *body,
+    size_t body_len, bool head_only)
+{
+	const char *text = status_text(status);
+
+	if (out == NULL || text == NULL || (body == NULL && body_len > 0 && !head_only))
+		return -EINVAL;
+	if (content_type != NULL)
+		for (const char *q = content_type; *q != '\0'; q++)
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				return -EINVAL;	/* it could end the field and add one */
+	strbuf_printf(out, "HTTP/1.1 %d %s\r\n", status, text);
+	if (content_type != NULL)
+		strbuf_printf(out, "Content-Type: %s\r\n", content_type);
+	strbuf_printf(out, "Content-Length: %zu\r\n", body_len);
+	if (status == 405)
+		strbuf_puts(out, "Allow: GET, HEAD\r\n");
+	strbuf_puts(out, "Cache-Control: no-store\r\nConnection: close\r\n\r\n");
+	if (!head_only && body_len > 0)
+		strbuf_append(out, body, body_len);
+	return out->failed ? -ENOSPC : 0;
+}

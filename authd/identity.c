@@ -1,0 +1,271 @@
+/*
+ * Workload identities: SVIDs issued on libuv's thread pool, one signing job
+ * at a time (the CA handle is not shared between threads), renewed at
+ * half-life with jitter, retried with backoff when signing fails.
+ *
+ * A new SVID becomes a new struct ident (the SVID plus the TLS configs built
+ * on it); new handshakes use it at once, established connections keep the
+ * one they started with until they end.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/log.h"
+#include "authd/proxy.h"
+#include "authd/tls.h"
+#include "authd/workload.h"
+#include "certs/ca.h"
+#include "certs/error.h"
+#include "certs/schedule.h"
+#include "certs/svid.h"
+
+/* Renew no later than this long before expiry, so a failure has time for retries. */
+#define IDENTITY_MARGIN 30
+/* Retry delays after failures: 1 s doubling up to a minute. */
+#define IDENTITY_RETRY_MAX_MS 60000
+
+struct ident *
+ident_ref(struct ident *id)
+{
+	id->refs++;
+	return id;
+}
+
+void
+ident_unref(struct ident *id)
+{
+	if (id == NULL || --id->refs > 0)
+		return;
+	tls_config_free(id->server);
+	tls_config_free(id->client);
+	certs_svid_free(id->svid);
+	free(id);
+}
+
+static void start_next(struct daemon *d);
+
+static void
+on_renew_timer(uv_timer_t *t)
+{
+	identity_request(t->data);
+}
+
+static void
+schedule(struct served *wl, uint64_t ms)
+{
+	if (!wl->renew_open) {
+		uv_timer_init(wl->d->loop, &wl->renew);
+		wl->renew.data = wl;
+		wl->renew_open = true;
+		wl->refs++;
+	}
+	uv_timer_start(&wl->renew, on_renew_timer, ms, 0);
+}
+
+static void
+on_renew_closed(uv_handle_t *h)
+{
+	served_unref(h->data);
+}
+
+void
+identity_stop(struct served *wl)
+{
+	if (wl->renew_open) {
+		wl->renew_open = false;
+		uv_close((uv_handle_t *)&wl->renew, on_renew_closed);
+	}
+}
+
+bool
+identity_busy(const struct daemon *d)
+{
+	return d->issue_running;
+}
+
+void
+identity_request(struct served *wl)
+{
+	struct daemon *d = wl->d;
+
+	if (wl->queued || wl->removed)
+		return;
+	if (d->issue_len == WORKLOAD_MAX) {
+		schedule(wl, 1000);	/* cannot happen: one slot per workload */
+		return;
+	}
+	wl->queued = true;
+	wl->refs++;
+	d->issue_queue[(d->issue_head + d->issue_len++) % WORKLOAD_MAX] = wl;
+	start_next(d);
+}
+
+/* On the thread pool: key generation and signing, the slow part. */
+static void
+issue_work(uv_work_t *w)
+{
+	struct daemon *d = w->data;
+
+	d->issue_svid = NULL;
+	d->issue_err = certs_svid_new(d->ca, &d->issue_wl->id, d->issue_ttl,
+	    proxy_now_ms() / 1000, &d->issue_svid);
+}
+
+/*
+ * Report a new SVID for `authctl workload list` (registry workloads only).
+ * On the loop thread: registry calls must not run concurrently in one
+ * process, and a map resize needs no other transaction open. One commit
+ * per renewal is a small price.
+ */
+static void
+record_status(struct served *wl, const struct certs_svid *svid)
+{
+	struct workload_svid_status st;
+
+	if (wl->from_config)
+		return;
+	memset(&st, 0, sizeof(st));
+	if (util_snprintf(st.spiffe_id, sizeof(st.spiffe_id), "%s", wl->id.str) != 0 ||
+	    util_snprintf(st.serial, sizeof(st.serial), "%s", certs_svid_serial(svid)) != 0)
+		return;
+	st.not_after = certs_svid_not_after(svid);
+	st.updated = proxy_now_ms() / 1000;
+	if (registry_set_status(wl->d->store, wl->spec.ns, wl->spec.name, &st) != 0)
+		log_warn("%s: cannot record the SVID in the registry (authctl workload list)", wl->key);
+}
+
+static int
+make_ident(struct served *wl, struct certs_svid *svid, struct ident **out)
+{
+	struct daemon *d = wl->d;
+	struct ident *id = calloc(1, sizeof(*id));
+	int r = 0;
+
+	*out = NULL;
+	if (id == NULL)
+		return -ENOMEM;
+	id->refs = 1;
+	id->svid = svid;
+	if (wl->spec.listen[0] != '\0')
+		r = tls_config_new(TLS_SERVER, svid, d->bundle, d->cfg.trust_domain, &id->server);
+	if (r == 0 && wl->n_up > 0)
+		r = tls_config_new(TLS_CLIENT, svid, d->bundle, d->cfg.trust_domain, &id->client);
+	if (r != 0) {
+		id->svid = NULL;	/* the caller still owns it */
+		ident_unref(id);
+		return r;
+	}
+	*out = id;
+	return 0;
+}
+
+static void
+bind_listeners(struct served *wl)
+{
+	size_t i;
+	int r;
+
+	if (wl->spec.listen[0] != '\0' && !wl->listening) {
+		if ((r = inbound_listen(wl)) < 0) {
+			log_warn("%s: cannot listen on %s: %s", wl->key, wl->spec.listen, uv_strerror(r));
+			if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
+			    "listen %s: %s", wl->spec.listen, uv_strerror(r)) != 0)
+				wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
+		} else {
+			log_info("%s: mesh listener on %s", wl->key, wl->spec.listen);
+		}
+	}
+	for (i = 0; i < wl->n_up; i++) {
+		struct upstream_rt *up = &wl->up[i];
+
+		if (up->listening)
+			continue;
+		if ((r = outbound_listen(wl, up)) < 0) {
+			log_warn("%s: cannot listen on %s: %s", wl->key, up->spec->listen, uv_strerror(r));
+			if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
+			    "listen %s: %s", up->spec->listen, uv_strerror(r)) != 0)
+				wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
+		} else {
+			log_info("%s: upstream %s -> %s (%s:%u)", wl->key, up->spec->listen,
+			    up->spec->peer, up->spec->target_host, up->spec->target_port);
+		}
+	}
+}
+
+static void
+issue_done(uv_work_t *w, int status)
+{
+	struct daemon *d = w->data;
+	struct served *wl = d->issue_wl;
+	struct certs_svid *svid = d->issue_svid;
+	struct ident *id = NULL;
+	int err = status < 0 ? -ECANCELED : d->issue_err;
+
+	d->issue_running = false;
+	d->issue_wl = NULL;
+	d->issue_svid = NULL;
+	wl->queued = false;
+	if (err == 0 && !wl->removed && (err = make_ident(wl, svid, &id)) == 0)
+		svid = NULL;
+	certs_svid_free(svid);
+	if (wl->removed) {
+		ident_unref(id);
+	} else if (err != 0) {
+		uint64_t delay = 1000u << (wl->failures < 6 ? wl->failures : 6);
+
+		wl->failures++;
+		if (delay > IDENTITY_RETRY_MAX_MS)
+			delay = IDENTITY_RETRY_MAX_MS;
+		metrics_count(d->metrics, METRICS_SVID_ISSUED, METRICS_INBOUND, "failed", NULL, 1);
+		log_warn("%s: SVID issuance failed (%s); retrying in %llu ms", wl->key,
+		    tls_strerror(err), (unsigned long long)delay);
+		schedule(wl, delay);
+	} else {
+		int64_t nb = certs_svid_not_before(id->svid), na = certs_svid_not_after(id->svid);
+		int64_t now = proxy_now_ms() / 1000, at;
+
+		if (wl->ident != NULL)
+			ident_unref(wl->ident);
+		wl->ident = id;
+		wl->failures = 0;
+		metrics_count(d->metrics, METRICS_SVID_ISSUED, METRICS_INBOUND, "ok", NULL, 1);
+		metrics_svid(d->metrics, wl->key, na);
+		log_info("%s: SVID %s serial %s, expires in %llds", wl->key, wl->id.str,
+		    certs_svid_serial(id->svid), (long long)(na - now));
+		at = certs_renew_at(nb, na, IDENTITY_MARGIN, randombytes_random());
+		schedule(wl, at > now ? (uint64_t)(at - now) * 1000 : 1000);
+		bind_listeners(wl);
+		record_status(wl, id->svid);
+	}
+	served_unref(wl);
+	start_next(d);
+}
+
+static void
+start_next(struct daemon *d)
+{
+	struct served *wl;
+
+	while (!d->issue_running && d->issue_len > 0) {
+		wl = d->issue_queue[d->issue_head];
+		d->issue_head = (d->issue_head + 1) % WORKLOAD_MAX;
+		d->issue_len--;
+		if (wl->removed) {
+			wl->queued = false;
+			served_unref(wl);
+			continue;
+		}
+		d->issue_wl = wl;
+		d->issue_ttl = d->cfg.svid_ttl;
+		d->issue_work.data = d;
+		if (uv_queue_work(d->loop, &d->issue_work, issue_work, issue_done) < 0) {
+			wl->queued = false;
+			d->issue_wl = NULL;
+			schedule(wl, 1000);
+			served_unref(wl);
+			continue;
+		}
+		d->issue_running = true;
+	}
+}

@@ -1,0 +1,227 @@
+/*
+ * The inbound half of tunnel v1: a peer reaches one of our workloads.
+ * mTLS with the workload's SVID (client certificate required), one CONNECT
+ * head, the port and policy checks, then 200 and a splice to the app, or
+ * an error status with an x-authd-deny reason and a close.
+ *
+ * Authorization happens here, at the destination: the listener says who
+ * the destination is, the verified client certificate says who the source
+ * is, and the CONNECT head says which port.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/log.h"
+#include "authd/proxy.h"
+#include "authd/tls.h"
+#include "policy/policy.h"
+
+static void in_handshake_done(struct conn *c);
+static void in_head_input(struct conn *c);
+static void in_dialed(struct conn *c, int status);
+
+static const struct tunnel_ops inbound_ops = {
+	.handshake_done = in_handshake_done,
+	.head_input = in_head_input,
+	.dialed = in_dialed,
+};
+
+static void
+answer(struct conn *c, int status, const char *why)
+{
+	char head[CONNECT_HEAD_MAX];
+	size_t len;
+
+	if (connect_response(head, sizeof(head), status, why, &len) != 0) {
+		conn_abort(c, c->decision, c->reason);
+		return;
+	}
+	conn_answer_and_close(c, head, len);
+}
+
+static void
+in_handshake_done(struct conn *c)
+{
+	c->st = CONN_REQUEST;
+	c->head_cap = c->d->cfg.limits.max_header_bytes;
+	if ((c->head = malloc(c->head_cap)) == NULL) {
+		conn_abort(c, "error", "no-memory");
+		return;
+	}
+	conn_deadline(c, c->d->cfg.limits.header_timeout_ms);
+}
+
+static const struct addr *
+app_for_port(const struct served *wl, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < wl->spec.n_apps; i++)
+		if (addr_port(&wl->apps[i]) == port)
+			return &wl->apps[i];
+	return NULL;
+}
+
+static void
+in_head_input(struct conn *c)
+{
+	struct daemon *d = c->d;
+	struct connect_req req;
+	struct policy_decision dec;
+	const struct spiffe_id *src = tls_peer_id(c->tls);
+	const struct addr *app;
+	char why[CONNECT_REASON_MAX];
+	int r;
+
+	r = connect_parse(c->head, c->head_len, &req);
+	if (r == CONNECT_E_AGAIN && c->head_len < c->head_cap)
+		return;
+	if (r == CONNECT_E_AGAIN) {
+		r = CONNECT_E_TOO_BIG;
+		metrics_count(d->metrics, METRICS_LIMITS, c->dir, "max_header_bytes", NULL, 1);
+	}
+	if (r != 0) {
+		metrics_count(d->metrics, METRICS_BAD_REQUESTS, c->dir, connect_reason(r), NULL, 1);
+		conn_decide(c, "error", connect_reason(r), 0);
+		if (util_snprintf(why, sizeof(why), "bad request: %s", connect_strerror(r)) != 0)
+			why[0] = '\0';
+		answer(c, 400, why);
+		return;
+	}
+	c->head_used = req.head_len;
+	c->port = req.port;
+	if (req.has_traceparent)
+		memcpy(c->trace_id, req.traceparent + 3, 32);
+	c->trace_id[32] = '\0';
+
+	if ((app = app_for_port(c->wl, req.port)) == NULL) {
+		conn_decide(c, "deny", "port-not-served", 0);
+		if (util_snprintf(why, sizeof(why), "port %u is not served by %s", req.port,
+		    c->wl->id.str) != 0)
+			why[0] = '\0';
+		answer(c, 403, why);
+		return;
+	}
+	r = policy_check(d->reader, src, &c->wl->id, req.port, proxy_now_ms() / 1000, &dec);
+	if (r != 0) {
+		log_warn("policy check failed: %s", policy_strerror(r));
+		conn_decide(c, "error", "policy-unavailable", 0);
+		answer(c, 503, "policy store unavailable");
+		return;
+	}
+	if (dec.verdict == POLICY_DENY) {
+		conn_decide(c, "deny", policy_reason_name(dec.reason), dec.rule_id);
+		if (dec.reason == POLICY_R_PORT)
+			r = util_snprintf(why, sizeof(why), "rules allow %s -> %s on other ports, not :%u",
+			    src->str, c->wl->id.str, req.port);
+		else if (dec.reason == POLICY_R_EXPIRED)
+			r = util_snprintf(why, sizeof(why), "the rule allowing %s -> %s :%u has expired",
+			    src->str, c->wl->id.str, req.port);
+		else
+			r = util_snprintf(why, sizeof(why), "no rule allows %s -> %s :%u", src->str,
+			    c->wl->id.str, req.port);
+		if (r != 0)
+			why[0] = '\0';
+		answer(c, 403, why);
+		return;
+	}
+	if (dec.verdict == POLICY_AUDIT) {
+		conn_decide(c, "audit", policy_reason_name(dec.reason), dec.rule_id);
+		log_info("audit: would deny %s -> %s :%u (%s)", src->str, c->wl->id.str, req.port,
+		    policy_reason_name(dec.reason));
+	} else {
+		conn_decide(c, "allow", "rule", dec.rule_id);
+	}
+	c->st = CONN_DIAL_APP;
+	conn_deadline(c, d->cfg.limits.connect_timeout_ms);
+	if ((r = conn_dial(c, &c->app, app)) < 0) {
+		c->decision = "error";
+		c->reason = "app-unreachable";
+		answer(c, 503, "app unreachable");
+	}
+}
+
+static void
+in_dialed(struct conn *c, int status)
+{
+	char head[CONNECT_HEAD_MAX];
+	size_t len;
+
+	if (status < 0) {
+		char why[128];
+
+		log_debug("inbound %s: app unreachable: %s", c->wl->key, uv_strerror(status));
+		c->decision = "error";
+		c->reason = "app-unreachable";
+		if (util_snprintf(why, sizeof(why), "app unreachable: %s", uv_strerror(status)) != 0)
+			why[0] = '\0';
+		answer(c, 503, why);
+		return;
+	}
+	if (connect_response(head, sizeof(head), 200, NULL, &len) != 0 ||
+	    conn_tls_send(c, (const uint8_t *)head, len) != 0) {
+		conn_abort(c, "error", "peer-write-failed");
+		return;
+	}
+	conn_splice(c);
+}
+
+static void
+on_accept(uv_stream_t *server, int status)
+{
+	struct served *wl = server->data;
+	struct daemon *d = wl->d;
+	struct conn *c;
+	int r;
+
+	if (status < 0) {
+		log_warn("inbound %s: accept: %s", wl->key, uv_strerror(status));
+		return;
+	}
+	if (!daemon_admit(d, wl, METRICS_INBOUND) || wl->ident == NULL ||
+	    wl->ident->server == NULL) {
+		/* Accept and close at once: cheaper than a handshake to say no. */
+		uv_tcp_t *t = malloc(sizeof(*t));
+
+		if (t != NULL && uv_tcp_init(d->loop, t) == 0) {
+			(void)uv_accept(server, (uv_stream_t *)t);
+			uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		} else {
+			free(t);
+		}
+		return;
+	}
+	if ((c = conn_new(d, wl, METRICS_INBOUND, &inbound_ops)) == NULL)
+		return;
+	if ((r = conn_accept(c, server, &c->net)) < 0) {
+		conn_abort(c, "error", "accept-failed");
+		return;
+	}
+	c->ident = ident_ref(wl->ident);
+	if ((r = tls_session_new(c->ident->server, &c->tls)) != 0) {
+		conn_abort(c, "error", "no-memory");
+		return;
+	}
+	conn_start_tls(c);
+}
+
+int
+inbound_listen(struct served *wl)
+{
+	struct daemon *d = wl->d;
+	int r;
+
+	if ((r = uv_tcp_init(d->loop, &wl->lh.tcp)) < 0)
+		return r;
+	wl->lh.h.data = wl;
+	wl->refs++;
+	wl->listening = true;
+	if ((r = uv_tcp_bind(&wl->lh.tcp, (const struct sockaddr *)&wl->listen.ss, 0)) < 0 ||
+	    (r = uv_listen(&wl->lh.s, 1024, on_accept)) < 0) {
+		listener_close(&wl->lh, wl);
+		wl->listening = false;
+		return r;
+	}
+	return 0;
+}

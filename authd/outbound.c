@@ -1,0 +1,203 @@
+/*
+ * The outbound half of tunnel v1: our workload's app reaches a peer. The
+ * app connects in plaintext to an upstream listener; authd dials the
+ * peer's mesh listener, does mTLS as the workload (its SVID), checks the
+ * server's SPIFFE ID when the upstream names one, sends CONNECT with a
+ * fresh W3C traceparent and splices after a 200. Anything else closes the
+ * app's connection; the peer's x-authd-deny reason goes to the log.
+ *
+ * A session ticket per upstream lets the next connection resume: no
+ * signature and no certificate chain, the expensive part with mbedTLS.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "authd/log.h"
+#include "authd/proxy.h"
+#include "authd/tls.h"
+
+static void out_handshake_done(struct conn *c);
+static void out_head_input(struct conn *c);
+static void out_dialed(struct conn *c, int status);
+
+static const struct tunnel_ops outbound_ops = {
+	.handshake_done = out_handshake_done,
+	.head_input = out_head_input,
+	.dialed = out_dialed,
+};
+
+static void
+hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void
+out_dialed(struct conn *c, int status)
+{
+	struct upstream_rt *up = c->up;
+	int r;
+
+	if (status < 0) {
+		log_debug("outbound %s -> %s: %s", c->wl->key, up->spec->peer, uv_strerror(status));
+		conn_abort(c, "error", "peer-unreachable");
+		return;
+	}
+	c->ident = ident_ref(c->wl->ident);
+	if (tls_session_new(c->ident->client, &c->tls) != 0 ||
+	    (up->has_expect && tls_session_set_expected_peer(c->tls, &up->expect) != 0)) {
+		conn_abort(c, "error", "no-memory");
+		return;
+	}
+	if (up->ticket != NULL && (r = tls_session_use_ticket(c->tls, up->ticket)) != 0) {
+		/* Expired peer certificate or another peer: forget it, go full. */
+		tls_ticket_free(up->ticket);
+		up->ticket = NULL;
+	}
+	conn_start_tls(c);
+}
+
+static void
+out_handshake_done(struct conn *c)
+{
+	struct upstream_rt *up = c->up;
+	uint8_t id[24];
+	char tp[CONNECT_TRACEPARENT_LEN + 1], span[17], head[CONNECT_HEAD_MAX];
+	size_t len;
+
+	randombytes_buf(id, sizeof(id));
+	hex(c->trace_id, id, 16);
+	hex(span, id + 16, 8);
+	if (util_snprintf(tp, sizeof(tp), "00-%s-%s-01", c->trace_id, span) != 0 ||
+	    connect_request(head, sizeof(head), up->spec->target_host, up->spec->target_port, tp,
+	    &len) != 0 || conn_tls_send(c, (const uint8_t *)head, len) != 0) {
+		conn_abort(c, "error", "request-failed");
+		return;
+	}
+	c->port = up->spec->target_port;
+	c->st = CONN_RESPONSE;
+	c->head_cap = CONNECT_HEAD_MAX;
+	if ((c->head = malloc(c->head_cap)) == NULL) {
+		conn_abort(c, "error", "no-memory");
+		return;
+	}
+	conn_deadline(c, c->d->cfg.limits.connect_timeout_ms);
+}
+
+static void
+out_head_input(struct conn *c)
+{
+	struct upstream_rt *up = c->up;
+	struct tls_ticket *t;
+	char reason[CONNECT_REASON_MAX + 1];
+	size_t used;
+	int status, r;
+
+	r = connect_status(c->head, c->head_len, &status, &used, reason, sizeof(reason));
+	if (r == CONNECT_E_AGAIN && c->head_len < c->head_cap)
+		return;
+	if (r != 0) {
+		metrics_count(c->d->metrics, METRICS_BAD_REQUESTS, c->dir, connect_reason(r), NULL, 1);
+		conn_abort(c, "error", "bad-response");
+		return;
+	}
+	if (status != 200) {
+		log_info("outbound %s -> %s: %d %s", c->wl->key, up->spec->peer, status,
+		    reason[0] != '\0' ? reason : "(no reason)");
+		conn_abort(c, status == 403 ? "deny" : "error",
+		    status == 403 ? "peer-denied" : "peer-error");
+		return;
+	}
+	/* A TLS 1.3 ticket arrives after the handshake; tls_read has seen it by now. */
+	if (tls_session_save_ticket(c->tls, &t) == 0) {
+		tls_ticket_free(up->ticket);
+		up->ticket = t;
+	}
+	conn_decide(c, "allow", "ok", 0);
+	c->head_used = used;
+	conn_splice(c);
+}
+
+static void
+on_accept(uv_stream_t *server, int status)
+{
+	struct upstream_rt *up = server->data;
+	struct served *wl = up->wl;
+	struct daemon *d = wl->d;
+	struct conn *c;
+
+	if (status < 0) {
+		log_warn("outbound %s: accept: %s", wl->key, uv_strerror(status));
+		return;
+	}
+	if ((c = conn_new(d, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL)
+		return;
+	c->up = up;
+	if (conn_accept(c, server, &c->app) < 0) {
+		conn_abort(c, "error", "accept-failed");
+		return;
+	}
+	if (!daemon_admit(d, wl, METRICS_OUTBOUND)) {
+		conn_abort(c, "error", "limit");
+		return;
+	}
+	if (wl->ident == NULL || wl->ident->client == NULL) {
+		conn_abort(c, "error", "no-identity");
+		return;
+	}
+	if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer) != 0)
+		c->peer_addr[0] = '\0';
+	c->st = CONN_DIAL_PEER;
+	conn_deadline(c, d->cfg.limits.connect_timeout_ms);
+	if (conn_dial(c, &c->net, &up->peer) < 0)
+		conn_abort(c, "error", "peer-unreachable");
+}
+
+int
+outbound_listen(struct served *wl, struct upstream_rt *up)
+{
+	struct daemon *d = wl->d;
+	int r;
+
+	if (addr_is_unix(&up->listen)) {
+		const char *path = ((const struct sockaddr_un *)&up->listen.ss)->sun_path;
+
+		if ((r = uv_pipe_init(d->loop, &up->lh.pipe, 0)) < 0)
+			return r;
+		up->lh.h.data = up;
+		wl->refs++;
+		up->listening = true;
+		struct stat st;
+
+		/* A socket left by an earlier run; never anything else. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)unlink(path);
+		r = uv_pipe_bind(&up->lh.pipe, path);
+	} else {
+		if ((r = uv_tcp_init(d->loop, &up->lh.tcp)) < 0)
+			return r;
+		up->lh.h.data = up;
+		wl->refs++;
+		up->listening = true;
+		r = uv_tcp_bind(&up->lh.tcp, (const struct sockaddr *)&up->listen.ss, 0);
+	}
+	if (r == 0)
+		r = uv_listen(&up->lh.s, 1024, on_accept);
+	if (r < 0) {
+		listener_close(&up->lh, wl);
+		up->listening = false;
+	}
+	return r;
+}

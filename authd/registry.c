@@ -1,0 +1,497 @@
+/*
+ * registry.c: the node's workloads, in named databases of the policy
+ * store's LMDB environment (layout and rules in workload.h).
+ *
+ * Each call is one transaction. Writes change the workload, its status and
+ * the revision together, so the daemon, which polls the revision, sees all
+ * of a change or none of it. A write that fills the map is dropped whole,
+ * the map doubled and the write redone, as the policy store does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "authd/buf.h"
+#include "authd/workload.h"
+#include "policy/policy.h"
+
+#define DB_WORKLOADS "workloads"
+#define DB_STATUS "svid_status"
+#define DB_META "registry_meta"
+#define K_REVISION "revision"
+
+/* "NS/NAME" and its NUL. */
+#define KEY_MAX (2 * WORKLOAD_NAME_MAX + 2)
+
+/* The most the map may grow to; a test may lower it to reach the limit. */
+#ifndef REGISTRY_MAP_MAX
+#define REGISTRY_MAP_MAX POLICY_MAP_MAX
+#endif
+
+/* The registry's databases inside one transaction; absent (read-only) when !present. */
+struct rtx {
+	MDB_txn *txn;
+	MDB_dbi workloads;
+	MDB_dbi status;
+	MDB_dbi meta;
+	bool present;
+};
+
+static int
+mdb_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_MAP_FULL:
+		return POLICY_E_MAP_FULL;
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_DBI:
+		return POLICY_E_CORRUPT;
+	case ENOMEM:
+		return POLICY_E_NOMEM;
+	default:
+		return rc > 0 && rc < 1000 ? -rc : POLICY_E_STORE;
+	}
+}
+
+static int
+make_key(const char *ns, const char *name, char key[static KEY_MAX], MDB_val *k)
+{
+	size_t nl = strnlen(ns, WORKLOAD_NAME_MAX + 1), ml = strnlen(name, WORKLOAD_NAME_MAX + 1);
+
+	/* Labels hold no '/', so "NS/NAME" names one workload only. */
+	if (nl == 0 || ml == 0 || nl > WORKLOAD_NAME_MAX || ml > WORKLOAD_NAME_MAX ||
+	    memchr(ns, '/', nl) != NULL || memchr(name, '/', ml) != NULL)
+		return -EINVAL;
+	memcpy(key, ns, nl);
+	key[nl] = '/';
+	memcpy(key + nl + 1, name, ml);
+	key[nl + 1 + ml] = '\0';
+	*k = (MDB_val){ nl + 1 + ml, key };
+	return 0;
+}
+
+static int
+open_dbis(struct rtx *t, bool create)
+{
+	unsigned flags = create ? MDB_CREATE : 0;
+	int rc;
+
+	if ((rc = mdb_dbi_open(t->txn, DB_WORKLOADS, flags, &t->workloads)) != 0 ||
+	    (rc = mdb_dbi_open(t->txn, DB_STATUS, flags, &t->status)) != 0 ||
+	    (rc = mdb_dbi_open(t->txn, DB_META, flags, &t->meta)) != 0) {
+		/* Nothing was ever registered in this store. */
+		if (rc == MDB_NOTFOUND && !create)
+			return 0;
+		return mdb_err(rc);
+	}
+	t->present = true;
+	return 0;
+}
+
+/* A read transaction with the registry's databases (t->present false when none). */
+static int
+read_begin(struct policy_store *s, struct rtx *t)
+{
+	MDB_env *env = policy_store_env(s);
+	int rc, err;
+
+	memset(t, 0, sizeof(*t));
+	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t->txn);
+	/* Another process grew the map: adopt its size. */
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(env, 0) == 0)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t->txn);
+	if (rc != 0) {
+		t->txn = NULL;
+		return mdb_err(rc);
+	}
+	err = open_dbis(t, false);
+	if (err != 0) {
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+	}
+	return err;
+}
+
+/* Committing a read transaction keeps the handles it opened for the next one. */
+static void
+read_end(struct rtx *t)
+{
+	/* A read transaction has nothing to lose: commit only ends it. */
+	if (t->txn != NULL)
+		(void)mdb_txn_commit(t->txn);
+	t->txn = NULL;
+}
+
+static int
+get_revision(struct rtx *t, uint64_t *rev)
+{
+	MDB_val k = { strlen(K_REVISION), (void *)(uintptr_t)K_REVISION }, d;
+	struct buf b;
+	int rc;
+
+	*rev = 0;
+	if (!t->present)
+		return 0;
+	rc = mdb_get(t->txn, t->meta, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(rc);
+	if (d.mv_size != 8)
+		return POLICY_E_CORRUPT;
+	buf_reader(&b, d.mv_data, d.mv_size);
+	*rev = buf_get_u64(&b);
+	return 0;
+}
+
+static int
+bump_revision(struct rtx *t)
+{
+	MDB_val k = { strlen(K_REVISION), (void *)(uintptr_t)K_REVISION }, d;
+	uint8_t raw[8];
+	uint64_t rev;
+	struct buf b;
+	int err = get_revision(t, &rev);
+
+	if (err != 0)
+		return err;
+	buf_writer(&b, raw, sizeof(raw));
+	buf_put_u64(&b, rev + 1);
+	d = (MDB_val){ sizeof(raw), raw };
+	return mdb_err(mdb_put(t->txn, t->meta, &k, &d, 0));
+}
+
+typedef int (*write_fn)(struct rtx *t, void *ctx);
+
+/*
+ * Run fn in a write transaction and commit when it returns 0 (1: nothing to
+ * commit). Map full anywhere: abort, grow, redo, so a failure leaves the
+ * store exactly as it was.
+ */
+static int
+reg_write(struct policy_store *s, write_fn fn, void *ctx)
+{
+	MDB_env *env = policy_store_env(s);
+	unsigned env_flags = 0;
+	struct rtx t;
+	int rc, err;
+
+	if (mdb_env_get_flags(env, &env_flags) != 0 || (env_flags & MDB_RDONLY))
+		return POLICY_E_INVAL;
+	for (;;) {
+		memset(&t, 0, sizeof(t));
+		rc = mdb_txn_begin(env, NULL, 0, &t.txn);
+		if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(env, 0)) == 0)
+			continue;
+		if (rc != 0)
+			return mdb_err(rc);
+		err = open_dbis(&t, true);
+		if (err == 0)
+			err = fn(&t, ctx);
+		if (err == 0) {
+			rc = mdb_txn_commit(t.txn);
+			t.txn = NULL;
+			err = mdb_err(rc);
+		}
+		if (t.txn != NULL)
+			mdb_txn_abort(t.txn);
+		if (err == POLICY_E_MAP_FULL) {
+			MDB_envinfo info;
+
+			if (mdb_env_info(env, &info) == 0 && info.me_mapsize < REGISTRY_MAP_MAX &&
+			    mdb_env_set_mapsize(env, info.me_mapsize * 2 < REGISTRY_MAP_MAX ?
+			    info.me_mapsize * 2 : REGISTRY_MAP_MAX) == 0)
+				continue;
+		}
+		return err > 0 ? 0 : err;
+	}
+}
+
+/* ---- Writes ------------------------------------------------------------------ */
+
+struct put_ctx {
+	const struct workload *w;
+	bool replace;
+	uint8_t *rec;
+	size_t len;
+	struct workload *old;
+};
+
+static int
+do_put(struct rtx *t, void *arg)
+{
+	struct put_ctx *c = arg;
+	char key[KEY_MAX];
+	MDB_val k, d;
+	MDB_stat st;
+	int rc, err;
+
+	if (make_key(c->w->ns, c->w->name, key, &k) != 0)
+		return -EINVAL;
+	rc = mdb_get(t->txn, t->workloads, &k, &d);
+	if (rc == 0) {
+		if (!c->replace)
+			return -EEXIST;
+		/* Same bytes: nothing changes, so neither does the revision. */
+		if (d.mv_size == c->len && memcmp(d.mv_data, c->rec, c->len) == 0)
+			return 1;
+		err = registry_record_decode(d.mv_data, d.mv_size, c->old);
+		if (err != 0)
+			return err;
+		if (strcmp(c->old->sa, c->w->sa) != 0) {
+			rc = mdb_del(t->txn, t->status, &k, NULL);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				return mdb_err(rc);
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		rc = mdb_stat(t->txn, t->workloads, &st);
+		if (rc != 0)
+			return mdb_err(rc);
+		if (st.ms_entries >= WORKLOAD_MAX)
+			return POLICY_E_TOO_BIG;
+	} else {
+		return mdb_err(rc);
+	}
+	d = (MDB_val){ c->len, c->rec };
+	rc = mdb_put(t->txn, t->workloads, &k, &d, 0);
+	if (rc != 0)
+		return mdb_err(rc);
+	return bump_revision(t);
+}
+
+int
+registry_put(struct policy_store *s, const struct workload *w, bool replace, const char **why)
+{
+	struct put_ctx c = { w, replace, NULL, 0, NULL };
+	const char *dummy;
+	int err;
+
+	if (why == NULL)
+		why = &dummy;
+	err = workload_validate(w, why);
+	if (err != 0)
+		return err;
+	c.rec = malloc(WORKLOAD_RECORD_MAX);
+	c.old = malloc(sizeof(*c.old));
+	if (c.rec == NULL || c.old == NULL) {
+		err = POLICY_E_NOMEM;
+		goto out;
+	}
+	err = registry_record_encode(w, c.rec, WORKLOAD_RECORD_MAX, &c.len);
+	if (err != 0)
+		goto out;
+	err = reg_write(s, do_put, &c);
+	if (err == -EEXIST)
+		*why = "a workload with that namespace and name exists (replace it to change it)";
+out:
+	free(c.rec);
+	free(c.old);
+	return err;
+}
+
+struct del_ctx {
+	const char *ns;
+	const char *name;
+};
+
+static int
+do_remove(struct rtx *t, void *arg)
+{
+	struct del_ctx *c = arg;
+	char key[KEY_MAX];
+	MDB_val k;
+	int rc;
+
+	if (make_key(c->ns, c->name, key, &k) != 0)
+		return -ENOENT;
+	rc = mdb_del(t->txn, t->workloads, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != 0)
+		return mdb_err(rc);
+	rc = mdb_del(t->txn, t->status, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(rc);
+	return bump_revision(t);
+}
+
+int
+registry_remove(struct policy_store *s, const char *ns, const char *name)
+{
+	struct del_ctx c = { ns, name };
+
+	return reg_write(s, do_remove, &c);
+}
+
+struct status_ctx {
+	const char *ns;
+	const char *name;
+	uint8_t rec[WORKLOAD_STATUS_RECORD_MAX];
+	size_t len;
+};
+
+static int
+do_set_status(struct rtx *t, void *arg)
+{
+	struct status_ctx *c = arg;
+	char key[KEY_MAX];
+	MDB_val k, d;
+	int rc;
+
+	if (make_key(c->ns, c->name, key, &k) != 0)
+		return -ENOENT;
+	rc = mdb_get(t->txn, t->workloads, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != 0)
+		return mdb_err(rc);
+	d = (MDB_val){ c->len, c->rec };
+	return mdb_err(mdb_put(t->txn, t->status, &k, &d, 0));
+}
+
+int
+registry_set_status(struct policy_store *s, const char *ns, const char *name,
+    const struct workload_svid_status *st)
+{
+	struct status_ctx *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (c == NULL)
+		return POLICY_E_NOMEM;
+	c->ns = ns;
+	c->name = name;
+	err = registry_status_encode(st, c->rec, sizeof(c->rec), &c->len);
+	if (err == 0)
+		err = reg_write(s, do_set_status, c);
+	free(c);
+	return err;
+}
+
+/* ---- Reads ------------------------------------------------------------------- */
+
+int
+registry_revision(struct policy_store *s, uint64_t *rev)
+{
+	struct rtx t;
+	int err;
+
+	*rev = 0;
+	err = read_begin(s, &t);
+	if (err != 0)
+		return err;
+	err = get_revision(&t, rev);
+	read_end(&t);
+	return err;
+}
+
+int
+registry_get(struct policy_store *s, const char *ns, const char *name, struct workload *w)
+{
+	char key[KEY_MAX];
+	struct rtx t;
+	MDB_val k, d;
+	int rc, err;
+
+	memset(w, 0, sizeof(*w));
+	if (make_key(ns, name, key, &k) != 0)
+		return -ENOENT;
+	err = read_begin(s, &t);
+	if (err != 0)
+		return err;
+	if (!t.present) {
+		err = -ENOENT;
+	} else {
+		rc = mdb_get(t.txn, t.workloads, &k, &d);
+		if (rc == MDB_NOTFOUND)
+			err = -ENOENT;
+		else if (rc != 0)
+			err = mdb_err(rc);
+		else
+			err = registry_record_decode(d.mv_data, d.mv_size, w);
+		if (err == 0 && (strcmp(w->ns, ns) != 0 || strcmp(w->name, name) != 0)) {
+			memset(w, 0, sizeof(*w));
+			err = POLICY_E_CORRUPT;
+		}
+	}
+	read_end(&t);
+	return err;
+}
+
+/* Look up the status stored under key k; *found false when there is none. */
+static int
+get_status(struct rtx *t, MDB_val *k, struct workload_svid_status *st, bool *found)
+{
+	MDB_val d;
+	int rc = mdb_get(t->txn, t->status, k, &d);
+
+	*found = false;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mdb_err(rc);
+	*found = true;
+	return registry_status_decode(d.mv_data, d.mv_size, st);
+}
+
+int
+registry_list(struct policy_store *s, registry_cb cb, void *arg)
+{
+	struct workload *w = NULL;
+	struct workload_svid_status *st = NULL;
+	MDB_cursor *cur = NULL;
+	struct rtx t;
+	MDB_val k, d;
+	bool found;
+	int rc, err;
+
+	err = read_begin(s, &t);
+	if (err != 0)
+		return err;
+	if (!t.present)
+		goto out;
+	w = malloc(sizeof(*w));
+	st = malloc(sizeof(*st));
+	if (w == NULL || st == NULL) {
+		err = POLICY_E_NOMEM;
+		goto out;
+	}
+	rc = mdb_cursor_open(t.txn, t.workloads, &cur);
+	if (rc != 0) {
+		err = mdb_err(rc);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		char key[KEY_MAX];
+		MDB_val want;
+
+		err = registry_record_decode(d.mv_data, d.mv_size, w);
+		/* A record under another workload's key is as damaged as one that does not decode. */
+		if (err == 0 && (make_key(w->ns, w->name, key, &want) != 0 ||
+		    want.mv_size != k.mv_size || memcmp(want.mv_data, k.mv_data, k.mv_size) != 0))
+			err = POLICY_E_CORRUPT;
+		if (err == 0)
+			err = get_status(&t, &k, st, &found);
+		if (err == 0)
+			err = cb(w, found ? st : NULL, arg);
+		if (err != 0)
+			break;
+	}
+	if (err == 0 && rc != MDB_NOTFOUND)
+		err = mdb_err(rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	read_end(&t);
+	free(w);
+	free(st);
+	return err;
+}

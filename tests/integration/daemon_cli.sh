@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The authd binary as an operator runs it on loopback: flags and config
+# errors, dev mode's allowed and denied connections, a workload added with
+# authctl picked up live (and its SVID reported back), a policy change
+# without restart, SIGHUP with a broken config (refused, still serving) and
+# SIGTERM (drains, exit 0).
+. "$(dirname "$0")/../lib/testlib.sh"
+AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
+[ -x "$AUTHD" ] || { echo "daemon_cli: $AUTHD not built"; exit 1; }
+
+# wait_for DESC CMD...: poll CMD for up to 10 s (readiness, not timing).
+wait_for() {
+	local desc=$1 i; shift
+	for i in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "timed out waiting for $desc" >&2
+	return 1
+}
+
+# ---- Flags and config errors: exit 2, nothing started -----------------------
+check_exit "unknown flag exits 2" 2 "$AUTHD" --no-such-flag
+check_exit "no config and no --dev exits 2" 2 "$AUTHD"
+check_exit "bad --log-level exits 2" 2 "$AUTHD" --dev --log-level loud
+check_exit "bad --admin address exits 2" 2 "$AUTHD" --dev --admin localhost:1
+printf 'trust_domain: t.test\nlimits:\n  idle_timeout: 0s\n' >"$T/bad.yaml"
+check_exit "out-of-range limit exits 2" 2 "$AUTHD" --config "$T/bad.yaml"
+check_output "the config error names the line and key" "line 3: limits.idle_timeout" \
+	"$AUTHD" --config "$T/bad.yaml"
+printf 'trust_domain: t.test\nstate_dir: %s/nostate\naccess_log: off\nadmin: off\n' "$T" >"$T/noca.yaml"
+check_exit "a missing CA exits 3" 3 "$AUTHD" --config "$T/noca.yaml"
+check_output "and says how to create one" "authctl ca init --dir" "$AUTHD" --config "$T/noca.yaml"
+check_output "--version" "^authd [0-9]+\.[0-9]+" "$AUTHD" --version
+
+# ---- Dev mode ------------------------------------------------------------------
+DEV=$T/dev
+"$AUTHD" --dev --state-dir "$DEV" >"$T/dev.out" 2>"$T/dev.err" &
+dev_pid=$!
+at_exit "kill $dev_pid 2>/dev/null; wait $dev_pid 2>/dev/null"
+check "dev node becomes ready" wait_for readyz curl -fs http://127.0.0.1:15000/readyz
+check_output "allowed: frontend reaches backend" "^hello from backend$" curl -s --max-time 5 http://127.0.0.1:19080/
+check_fails "denied: backend cannot reach frontend" curl -fs --max-time 5 http://127.0.0.1:19081/
+check_output "dev prints the commands to try" "curl -s http://127.0.0.1:19080/" cat "$T/dev.out"
+check_output "the access log has the denial with its reason" \
+	'"direction":"inbound".*"decision":"deny","rule":null,"reason":"no-rule"' cat "$T/dev.out"
+check_output "/metrics counts the denial" \
+	'^authd_connections_total\{direction="inbound",decision="deny",reason="no-rule"\} 1$' \
+	curl -s http://127.0.0.1:15000/metrics
+check_output "/workloads lists both with SVIDs" '"spiffe_id":"spiffe://dev.authd.test/ns/demo/sa/frontend".*"svid":\{"serial"' \
+	curl -s http://127.0.0.1:15000/workloads
+
+# Policy change, no restart: allow backend -> frontend.
+check "authctl allows backend -> frontend while authd runs" "$AUTHCTL" policy allow --store "$DEV/store.mdb" \
+	--from spiffe://dev.authd.test/ns/demo/sa/backend --to spiffe://dev.authd.test/ns/demo/sa/frontend --port 18081 \
+	--comment "let backend call back"
+check_output "the new rule applies to the next connection" "^hello from frontend$" curl -s --max-time 5 http://127.0.0.1:19081/
+check "authctl revokes it" "$AUTHCTL" policy revoke --store "$DEV/store.mdb" 2
+check_fails "and the next connection is denied again" curl -fs --max-time 5 http://127.0.0.1:19081/
+
+# A workload added with authctl is served live and its SVID reported back.
+check "authctl workload add while authd runs" "$AUTHCTL" workload add extra --namespace demo \
+	--store "$DEV/store.mdb" --upstream listen=127.0.0.1:19082,peer=127.0.0.1:15002,target=127.0.0.1:18082
+check "the new upstream listener comes up" wait_for listener bash -c 'exec 3<>/dev/tcp/127.0.0.1/19082' 
+check_output "extra's SVID is reported to the registry" "demo/extra .*\(in [0-9]+[hm]" "$AUTHCTL" workload list --store "$DEV/store.mdb"
+check_fails "extra -> backend is denied (no rule)" curl -fs --max-time 5 http://127.0.0.1:19082/
+check "and logged with the peer's verdict" wait_for "access log" grep -q \
+	'"workload":"demo/extra".*"decision":"deny","rule":null,"reason":"peer-denied"' "$T/dev.out"
+check "authctl workload rm" "$AUTHCTL" workload rm extra --namespace demo --store "$DEV/store.mdb"
+check "its listener goes away" wait_for "listener closed" bash -c '! exec 3<>/dev/tcp/127.0.0.1/19082'
+
+# Signals.
+kill -HUP $dev_pid
+sleep 0.3
+check "SIGHUP without a config file keeps serving" curl -fs http://127.0.0.1:15000/healthz
+kill -TERM $dev_pid
+rc=0; wait $dev_pid || rc=$?
+check_eq "SIGTERM drains and exits 0" "$rc" 0
+check_output "the drain is logged" "drained; exiting" cat "$T/dev.err"
+
+# ---- Config file and SIGHUP reload ---------------------------------------------
+"$AUTHCTL" ca init --dir "$T/ca" --trust-domain cfg.test >/dev/null
+cat >"$T/authd.yaml" <<EOF
+trust_domain: cfg.test
+state_dir: $T/state
+ca_dir: $T/ca
+admin: 127.0.0.1:15100
+access_log: $T/access.log
+workloads:
+  - name: web
+    namespace: shop
+    listen: 127.0.0.1:15108
+    apps: [127.0.0.1:18180]
+EOF
+"$AUTHD" --config "$T/authd.yaml" 2>"$T/cfg.err" &
+cfg_pid=$!
+at_exit "kill $cfg_pid 2>/dev/null; wait $cfg_pid 2>/dev/null"
+check "config node becomes ready" wait_for readyz curl -fs http://127.0.0.1:15100/readyz
+echo "limits: [oops" >>"$T/authd.yaml"
+kill -HUP $cfg_pid
+check "a broken config on SIGHUP is refused" wait_for "refusal" grep -q "keeping the running configuration" "$T/cfg.err"
+check "and authd keeps serving" curl -fs http://127.0.0.1:15100/readyz
+sed -i '$d' "$T/authd.yaml"
+sed -i 's/name: web/name: api/' "$T/authd.yaml"
+kill -HUP $cfg_pid
+check "a good config on SIGHUP swaps the workloads" wait_for reload bash -c \
+	"curl -s http://127.0.0.1:15100/workloads | grep -q '\"name\":\"api\"'"
+check_fails "the old workload is gone" bash -c "curl -s http://127.0.0.1:15100/workloads | grep -q '\"name\":\"web\"'"
+kill -TERM $cfg_pid
+rc=0; wait $cfg_pid || rc=$?
+check_eq "config node exits 0 on SIGTERM" "$rc" 0
+finish
