@@ -48,11 +48,11 @@ done
 start_bg n2 "$T/app-n2.log" "$APP" http 8081 node2
 start_bg n2p2 "$T/echo.log" "$APP" echo 7000
 app_pid=$BG_PID
-check_eq "start_bg runs the command in the namespace" \
-    "$(ip netns identify "$app_pid")" "$(ns_name n2p2)"
 check "pod app ready (wait_tcp)" wait_tcp n2p1 "$(pod_ip 2 1)" 8080
 check "node app ready" wait_tcp n2 "$(node_ip 2)" 8081
 check "echo app ready" wait_tcp n2p2 "$(pod_ip 2 2)" 7000
+check_eq "start_bg runs the command in the namespace" \
+    "$(ip netns identify "$app_pid")" "$(ns_name n2p2)"
 
 check_output "a pod reaches its node" "hello from node2" \
     in_ns n2p1 curl -sS -m 5 "http://$(gw_ip 2 1):8081/"

@@ -18,8 +18,9 @@
  * the buffer gets 431, anything but GET 405, a malformed request line 400.
  * HOST is an IPv4 address: the tests' namespaces have no resolver.
  *
- * A peer that goes silent for IDLE_MS is dropped (servers) or reported as a
- * stall (send), so a broken tunnel fails a test instead of hanging it.
+ * A client that goes silent for IDLE_MS is dropped (servers); a peer that
+ * makes no progress for SEND_IDLE_MS is reported as a stall (send), so a
+ * tunnel that loses bytes or a FIN fails a test instead of hanging it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +44,7 @@
 #define CLIENT_BUF 65536
 #define HTTP_HEAD_MAX 8192
 #define IDLE_MS 30000
+#define SEND_IDLE_MS 10000
 #define SEND_MAX (1024u * 1024 * 1024)
 
 enum mode { MODE_HTTP, MODE_ECHO };
@@ -477,7 +479,7 @@ send_check(const char *hostport, const char *count)
 		pfd.fd = fd;
 		pfd.events = POLLIN | (wr_shut ? 0 : POLLOUT);
 		pfd.revents = 0;
-		pr = poll(&pfd, 1, IDLE_MS);
+		pr = poll(&pfd, 1, SEND_IDLE_MS);
 		if (pr == 0) {
 			fprintf(stderr, "app_tool: stalled: sent %zu, got back %zu of %zu bytes\n",
 			    sent - (out_len - out_off), got, total);
