@@ -694,7 +694,7 @@ section_proxy() {
 		echo "bench: warning: proxy section unpinned: the client competes with the server" >&2
 	fi
 
-	PX=$OUT/proxy
+	PX=$(cd "$OUT" && pwd)/proxy
 	rm -rf "$PX"
 	mkdir -p "$PX"
 	at_exit px_cleanup
