@@ -5,7 +5,8 @@
 #   make test    unit tests under ASan+UBSan, CLI/integration tests, short fuzz runs
 #   make asan    build everything the tests use with ASan+UBSan (build/asan/)
 #   make fuzz    libFuzzer targets (clang), longer runs: FUZZ_SECONDS=300
-#   make bench   benchmarks (figures go to build/bench/; the README quotes them)
+#   make bench   benchmarks (installs the reference proxies too: mk/deps.sh bench;
+#                figures go to build/bench/; the README quotes them)
 #   make dev     build and run the self-contained dev walkthrough
 #   make install PREFIX=/usr/local
 #
@@ -119,6 +120,10 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/lib/%.o $(LIB)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
 
+# The data-plane load generator is the one program that links OpenSSL: it
+# stands in for many clients and must stay cheaper than the server under test.
+$(BUILD)/tools/load_bench: private LIBS += -lssl -lcrypto
+
 $(BUILD)/tools/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
@@ -150,6 +155,7 @@ test: deps
 	$(Q)BUILD=$(BUILD) tests/run.sh
 
 bench: deps
+	$(Q)mk/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/run.sh
 

@@ -10,9 +10,13 @@
 #   BENCH_N=200       iterations of each command-line loop
 #   BENCH_LOOP_MAX=15 seconds at most per command-line loop (stops early)
 #   BENCH_POLICY_RULES=1000,100000,1000000  rule counts of the policy section
+#   BENCH_PROXY_SECONDS=5 seconds per measurement of the proxy section
+#                     (BENCH_SECONDS when that is set); see bench/proxies.sh
 #
 # Everything runs on CPU 0 (taskset -c 0; the C benchmarks pin themselves
 # with sched_setaffinity) so the figures are single-core and comparable.
+# The proxy section pins the server under test to CPU 0 and its load
+# generator and backend to CPU 1.
 # Adding a section: write section_NAME (use md_header, json_machine,
 # cli_loop, per_sec, ratio) and add NAME to SECTIONS.
 set -euo pipefail
@@ -21,6 +25,7 @@ cd "$ROOT"
 BUILD=${BUILD:-build}
 DEPS_DIR=${DEPS_DIR:-build/deps}
 OUT=$BUILD/bench
+BENCH_SECONDS_GIVEN=${BENCH_SECONDS:-}
 BENCH_SECONDS=${BENCH_SECONDS:-3}
 BENCH_N=${BENCH_N:-200}
 BENCH_LOOP_MAX=${BENCH_LOOP_MAX:-15}
@@ -28,10 +33,21 @@ BENCH_POLICY_RULES=${BENCH_POLICY_RULES:-1000,100000,1000000}
 CPU=0
 
 # Sections in the order they run; later benchmarks add theirs here.
-SECTIONS=(certs policy)
+SECTIONS=(certs policy proxy)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# at_exit CMD: run CMD when the script ends, whichever way (servers a
+# section started must not outlive it).
+EXIT_HOOKS=()
+at_exit() { EXIT_HOOKS+=("$1"); }
+run_exit_hooks() {
+	local h
+	for h in "${EXIT_HOOKS[@]}"; do
+		eval "$h" || true
+	done
+	rm -rf "$TMP"
+}
+trap run_exit_hooks EXIT
 trap 'exit 130' INT TERM
 
 die() {
@@ -570,6 +586,12 @@ EOF
 	echo
 	echo "wrote $md and $json" >&2
 }
+
+# ---------------------------------------------------------------- proxy
+
+# section_proxy: the data plane against haproxy, nginx, stunnel and authd.
+# shellcheck source=bench/proxies.sh
+. "$ROOT/bench/proxies.sh"
 
 # ---------------------------------------------------------------- main
 

@@ -2,6 +2,9 @@
 # Install what authd's build, tests and benchmarks need from Debian's apt
 # archive. Only missing packages are installed; nothing is done when all are
 # present. Each package is listed with the reason it is needed.
+#
+#   mk/deps.sh          build and test dependencies (make deps, make test, CI)
+#   mk/deps.sh bench    those plus the reference proxies of `make bench`
 set -euo pipefail
 
 pkgs=(
@@ -18,11 +21,29 @@ pkgs=(
 	libuv1-dev	# the daemon's event loop
 	libyaml-dev	# policy and config files
 	openssl		# independent checks of what we issue; test peers
+	libssl-dev	# bench/load_bench.c: a cheap mTLS client (OpenSSL's assembly P-256)
 	python3-cryptography # a second X.509 parser in tests
 	curl		# a real mesh client in tests
 	iproute2	# network namespaces in tests
 	ca-certificates
 )
+# The data-plane benchmark's reference servers (bench/proxies.sh), each
+# ending mTLS in front of the same backend; only `make bench` installs them.
+bench_pkgs=(
+	haproxy		# reference mTLS terminator
+	nginx		# reference mTLS terminator (stream proxy)
+	libnginx-mod-stream # nginx's stream module, built with stream_ssl
+	stunnel4	# reference mTLS terminator
+)
+for group in "$@"; do
+	case $group in
+	bench) pkgs+=("${bench_pkgs[@]}") ;;
+	*)
+		echo "deps: unknown group '$group' (known: bench)" >&2
+		exit 2
+		;;
+	esac
+done
 names=()
 for p in "${pkgs[@]}"; do
 	names+=("${p%%[[:space:]]*}")
