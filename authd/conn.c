@@ -611,9 +611,9 @@ handshake_failed(struct conn *c)
 	const char *why = tls_error_reason(c->tls);
 
 	metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir, why, NULL, 1);
-	log_debug("%s %s %s: handshake failed: %s (%s)",
+	log_debug("%s %s %s: handshake failed: %s (mbedTLS -0x%04x)",
 	    c->dir == METRICS_INBOUND ? "inbound" : "outbound", c->wl->key, c->peer_addr, why,
-	    tls_strerror(tls_mbedtls_error(c->tls)));
+	    (unsigned)-tls_mbedtls_error(c->tls));
 	/* Send the alert mbedTLS queued, best effort, then close. */
 	(void)flush_tls(c);
 	conn_abort(c, "error", why);

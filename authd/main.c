@@ -101,6 +101,14 @@ check_flags(const struct flags *f)
 	return 0;
 }
 
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,7 +129,7 @@ main(int argc, char **argv)
 	struct flags f = { 0 };
 	struct daemon *d;
 	char err[512];
-	int o, r;
+	int o, rc;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -155,33 +163,44 @@ main(int argc, char **argv)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return 3;
 	config_defaults(&d->cfg);
-	if (f.config != NULL && (r = config_load(f.config, &d->cfg, err, sizeof(err))) != 0) {
+	if (f.config != NULL && config_load(f.config, &d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authd: %s: %s\n", f.config, err);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (f.dev) {
 		if (f.state_dir == NULL)
 			f.state_dir = "authd-dev";
-		if ((r = dev_prepare(f.state_dir, &d->cfg)) != 0) {
+		if (dev_prepare(f.state_dir, &d->cfg) != 0) {
 			fprintf(stderr, "authd: cannot prepare the dev state in %s\n", f.state_dir);
-			return 3;
+			rc = 3;
+			goto out;
 		}
 	}
 	apply_flags(&d->cfg, &f);
-	if ((r = config_finish(&d->cfg, err, sizeof(err))) != 0) {
+	if (config_finish(&d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authd: %s\n", err);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	log_set_level(d->cfg.log_level);
 	d->config_path = f.config;
 	d->apply_flags = apply_flags;
 	d->flags_arg = &f;
 	d->loop = uv_default_loop();
-	if (f.dev && (r = dev_start(d, f.state_dir)) != 0)
-		return 3;
-	r = daemon_run(d);
+	if (f.dev && dev_start(d, f.state_dir) != 0) {
+		rc = 3;
+		goto out;
+	}
+	rc = daemon_run(d) == 0 ? 0 : 3;
+out:
+	if (d->loop != NULL) {
+		/* A failed dev_start leaves its app handles open. */
+		uv_walk(d->loop, close_walk, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(d->loop);
+	}
 	config_free(&d->cfg);
-	uv_loop_close(d->loop);
 	free(d);
-	return r == 0 ? 0 : 3;
+	return rc;
 }

@@ -15,6 +15,9 @@ export ROOT BUILD
 # Integration tests drive the sanitizer build so memory errors in real
 # command-line flows fail the run too.
 export AUTHCTL=${AUTHCTL:-$ROOT/build/asan/authctl}
+# The daemon too runs with ASan+UBSan in the tests: a leak or an overflow
+# fails its exit status, which the tests check.
+export AUTHD=${AUTHD:-$ROOT/build/asan/authd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 kinds=${1:-unit integration fuzz}
