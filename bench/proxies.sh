@@ -154,6 +154,7 @@ EOF
 	TGT_PID=$SPAWN_PID
 	px_wait_port "$port" "$TGT_PID" "$d/log" || return 1
 	TGT_ADDR=127.0.0.1:$port
+	TGT_FDS=2
 	TGT_NOTE="haproxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'), nbthread 1"
 }
 
@@ -204,6 +205,7 @@ EOF
 	TGT_PID=$SPAWN_PID
 	px_wait_port "$port" "$TGT_PID" "$d/log" || return 1
 	TGT_ADDR=127.0.0.1:$port
+	TGT_FDS=2
 	TGT_NOTE="nginx $(nginx -v 2>&1 | sed -n 's|.*nginx/||p'), master + 1 worker"
 }
 
@@ -240,6 +242,7 @@ EOF
 	TGT_PID=$SPAWN_PID
 	px_wait_port "$port" "$TGT_PID" "$d/log" || return 1
 	TGT_ADDR=127.0.0.1:$port
+	TGT_FDS=2
 	TGT_NOTE="stunnel $("$bin" -version 2>&1 | awk '/^stunnel/ { print $2; exit }'), a thread per connection"
 }
 
@@ -324,6 +327,7 @@ target_authd_start() {
 	px_authd_ready "$TGT_PID" "$d/log" || return 1
 	TGT_ADDR=127.0.0.1:$mesh
 	TGT_ARGS=(--connect "127.0.0.1:$PX_BACKEND_PORT")
+	TGT_FDS=2
 	TGT_NOTE="authd, mesh listener (mTLS + CONNECT), access log off"
 }
 
@@ -348,7 +352,8 @@ target_authd2_start() {
 	TGT_ADDR=127.0.0.1:$up
 	TGT_ARGS=(--plain)
 	TGT_TLS=0
-	TGT_NOTE="authd, two hops in one process: plaintext -> upstream -> mTLS -> mesh listener"
+	TGT_NOTE="authd, two hops in one process: plaintext -> upstream -> mTLS -> mesh listener; idle: both hops' memory per client connection"
+	TGT_FDS=4	# app, outbound mTLS, inbound mTLS, backend
 }
 
 # ---------------------------------------------------------------- measuring
@@ -395,15 +400,19 @@ px_load() {
 	return 0
 }
 
-# px_idle: hold PX_IDLE connections; sets IDLE_KIB (per connection), IDLE_HELD.
+# px_idle: hold PX_IDLE connections (fewer when the target needs more than
+# two descriptors per connection: TGT_FDS); sets IDLE_KIB (per connection), IDLE_HELD.
 px_idle() {
-	local before after lb pid i args
+	local before after lb pid i args want=$PX_IDLE fds=${TGT_FDS:-2}
+	if [ $(((PX_NOFILE - 256) / fds)) -lt "$want" ]; then
+		want=$(((PX_NOFILE - 256) / fds / 1000 * 1000))
+	fi
 	px_client_args measure
 	args=("${CLIENT_ARGS[@]}")
 	sleep 0.5
 	before=$(px_rss_kib "$TGT_PID")
 	lb=$PX/idle.out
-	"$LOAD_BENCH" idle "${args[@]}" -n "$PX_IDLE" -c 64 -d 120 >"$lb" 2>"$PX/lb.err" </dev/null &
+	"$LOAD_BENCH" idle "${args[@]}" -n "$want" -c 64 -d 120 >"$lb" 2>"$PX/lb.err" </dev/null &
 	pid=$!
 	PX_PIDS+=("$pid")
 	for i in $(seq 1500); do
@@ -424,8 +433,8 @@ px_idle() {
 	IDLE_HELD=$(sed -nE 's/^ready conns=([0-9]+).*/\1/p' "$lb")
 	IDLE_BEFORE=$before
 	IDLE_AFTER=$after
-	if [ "${IDLE_HELD:-0}" -lt "$PX_IDLE" ]; then
-		LB_ERR="held only ${IDLE_HELD:-0} of $PX_IDLE idle connections: $(tr '\n' ' ' <"$PX/lb.err" | tail -c 300)"
+	if [ "${IDLE_HELD:-0}" -lt "$want" ]; then
+		LB_ERR="held only ${IDLE_HELD:-0} of $want idle connections: $(tr '\n' ' ' <"$PX/lb.err" | tail -c 300)"
 		return 1
 	fi
 	IDLE_KIB=$(awk -v a="$after" -v b="$before" -v n="$IDLE_HELD" 'BEGIN { printf "%.1f", (a - b) / n }')

@@ -38,6 +38,19 @@
 #undef MBEDTLS_DES_C
 #undef MBEDTLS_DHM_C
 
+/*
+ * Memory per connection. mbedTLS keeps one input and one output buffer per
+ * session for its whole life (no equivalent of OpenSSL's RELEASE_BUFFERS).
+ * Input must take a peer's full 16 KiB records; output records can be
+ * smaller, and 4 KiB is plenty for heads, our certificate chain (~1.3 KiB)
+ * and tickets. (Dropping the peer's parsed certificate after the
+ * handshake would save more, but mbedTLS 3.6 requires keeping it for TLS 1.3.)
+ */
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
+
+/* Faster P-256 scalar multiplication for a little more memory (per process, not per connection). */
+#define MBEDTLS_ECP_WINDOW_SIZE 6
+
 /* Features a mesh proxy never needs. */
 #undef MBEDTLS_SSL_RENEGOTIATION
 #undef MBEDTLS_SSL_CONTEXT_SERIALIZATION
