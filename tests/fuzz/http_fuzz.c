@@ -26,7 +26,7 @@ static const uint8_t tail[] = "\r\n\r\nGET / HTTP/1.0\r\n\r\n\x16\x03\x01";
 static bool
 is_parse_err(int err)
 {
-	return err == 0 || (err <= HTTP_E_AGAIN && err >= HTTP_E_TARGET);
+	return err == 0 || (err <= HTTP_E_AGAIN && err >= HTTP_E_HOST);
 }
 
 static bool

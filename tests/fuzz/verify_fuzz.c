@@ -291,8 +291,13 @@ parse_lenient(const uint8_t *data, size_t size, mbedtls_x509_crt *chain, bool *c
 		copy[size] = '\0';
 		ret = mbedtls_x509_crt_parse(chain, copy, size + 1);
 		free(copy);
-		/* mbedTLS stops quietly at a BEGIN with no END; that is not clean. */
-		*clean = ret == 0 && pem_blocks(data, size) == chain_len(chain);
+		/*
+		 * mbedTLS stops quietly at a BEGIN with no END; that is not clean.
+		 * Nor is a NUL: mbedTLS looks for PEM with strstr, so DER bytes
+		 * followed by a PEM header parse as DER, a mix with no one reading.
+		 */
+		*clean = ret == 0 && pem_blocks(data, size) == chain_len(chain) &&
+		    memchr(data, '\0', size) == NULL;
 	} else {
 		const uint8_t *p = data, *end = data + size;
 
