@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/platform.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
@@ -106,15 +107,19 @@ struct tls_session {
 	int mbed_err;		/* raw mbedTLS code behind err */
 	const char *reason;
 
-	bool have_expected;
-	struct spiffe_id expected;
+	/* The client's expected server: cfg->expected or the caller's (borrowed). */
+	const struct spiffe_id *expected;
 
 	/* Set by the verify callback during a full handshake. */
 	bool verified;
 	int verify_err;		/* CERTS_E_* or TLS_E_PEER_ID */
-	/* Set when a ticket supplies the identity (server: parsed; client: offered). */
+	/*
+	 * Set when a ticket supplies the identity (server: parsed; client:
+	 * offered), which then sits in peer until a full handshake's
+	 * verification overwrites it. One ID per session, not three: an idle
+	 * connection is mostly this struct and mbedTLS's buffers.
+	 */
 	bool have_ticket_peer;
-	struct spiffe_id ticket_peer;
 	int64_t ticket_not_after;
 
 	bool resumed;
@@ -289,7 +294,7 @@ verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 		s->verify_err = certs_err_for(*flags);
 		return 0;
 	}
-	if (s->have_expected && !spiffe_id_equal(&id, &s->expected)) {
+	if (s->expected != NULL && !spiffe_id_equal(&id, s->expected)) {
 		s->verify_err = TLS_E_PEER_ID;
 		*flags |= MBEDTLS_X509_BADCERT_OTHER;
 		return 0;
@@ -317,7 +322,7 @@ ticket_write(void *arg, const mbedtls_ssl_session *session, unsigned char *start
 	if (s == NULL || !(s->verified || s->have_ticket_peer))
 		return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 	/* A resumed session's new ticket carries the identity of the old one. */
-	peer = s->verified ? &s->peer : &s->ticket_peer;
+	peer = &s->peer;
 	not_after = s->verified ? s->peer_not_after : s->ticket_not_after;
 	if (cap < TICKET_FIXED + peer->len + 1)
 		return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
@@ -392,7 +397,7 @@ ticket_parse(void *arg, mbedtls_ssl_session *session, unsigned char *buf, size_t
 		ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
 		goto out;
 	}
-	s->ticket_peer = id;
+	s->peer = id;
 	s->ticket_not_after = not_after;
 	s->have_ticket_peer = true;
 out:
@@ -524,8 +529,7 @@ tls_session_new(struct tls_config *cfg, struct tls_session **out)
 		return TLS_E_NOMEM;
 	s->cfg = cfg;
 	s->reason = "ok";
-	s->have_expected = cfg->have_expected;
-	s->expected = cfg->expected;
+	s->expected = cfg->have_expected ? &cfg->expected : NULL;
 	mbedtls_ssl_init(&s->ssl);
 	switch (mbedtls_ssl_setup(&s->ssl, &cfg->conf)) {
 	case 0:
@@ -571,9 +575,7 @@ tls_session_set_expected_peer(struct tls_session *s, const struct spiffe_id *id)
 {
 	if (s == NULL || s->cfg->role != TLS_CLIENT || s->started)
 		return TLS_E_INVAL;
-	s->have_expected = id != NULL;
-	if (id != NULL)
-		s->expected = *id;
+	s->expected = id;
 	return 0;
 }
 
@@ -686,6 +688,29 @@ fail_mbed(struct tls_session *s, int r)
 	}
 }
 
+/*
+ * mbedTLS 3.6 must keep the peer's parsed chain for TLS 1.3, and keeps it
+ * for the session's life (~2.5 KiB). Once the handshake is over authd needs
+ * only what it extracted (the verified ID and expiry), and nothing in
+ * mbedTLS reads the chain again: tickets were written during the handshake
+ * (server) or are copied without it (client), so free it.
+ */
+static void
+drop_peer_chain(struct tls_session *s)
+{
+#if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+	mbedtls_ssl_session *sess = s->ssl.MBEDTLS_PRIVATE(session);
+
+	if (sess != NULL && sess->MBEDTLS_PRIVATE(peer_cert) != NULL) {
+		mbedtls_x509_crt_free(sess->MBEDTLS_PRIVATE(peer_cert));
+		mbedtls_free(sess->MBEDTLS_PRIVATE(peer_cert));
+		sess->MBEDTLS_PRIVATE(peer_cert) = NULL;
+	}
+#else
+	(void)s;
+#endif
+}
+
 /* The handshake is over at the mbedTLS level: settle who the peer is. */
 static int
 finish_handshake(struct tls_session *s)
@@ -693,16 +718,16 @@ finish_handshake(struct tls_session *s)
 	if (s->verified) {
 		s->resumed = false;
 	} else if (s->have_ticket_peer) {
-		/* No certificate in this handshake: the ticket vouches for the peer. */
-		s->peer = s->ticket_peer;
+		/* No certificate in this handshake: the ticket vouched for the peer. */
 		s->peer_not_after = s->ticket_not_after;
 		s->resumed = true;
 	} else {
 		return fail(s, TLS_E_HANDSHAKE, 0, "handshake-failed");
 	}
-	if (s->cfg->role == TLS_CLIENT && s->have_expected &&
-	    !spiffe_id_equal(&s->peer, &s->expected))
+	if (s->cfg->role == TLS_CLIENT && s->expected != NULL &&
+	    !spiffe_id_equal(&s->peer, s->expected))
 		return fail(s, TLS_E_PEER_ID, 0, "peer-id-mismatch");
+	drop_peer_chain(s);
 	s->done = true;
 	return 0;
 }
@@ -949,14 +974,14 @@ tls_session_use_ticket(struct tls_session *s, const struct tls_ticket *t)
 		return TLS_E_STATE;
 	if (cfg_now(s->cfg) > t->not_after)
 		return TLS_E_NO_TICKET;
-	if (s->have_expected && !spiffe_id_equal(&t->peer, &s->expected))
+	if (s->expected != NULL && !spiffe_id_equal(&t->peer, s->expected))
 		return TLS_E_PEER_ID;
 	r = mbedtls_ssl_set_session(&s->ssl, &t->session);
 	if (r == MBEDTLS_ERR_SSL_ALLOC_FAILED)
 		return TLS_E_NOMEM;
 	if (r != 0)
 		return TLS_E_NO_TICKET;
-	s->ticket_peer = t->peer;
+	s->peer = t->peer;
 	s->ticket_not_after = t->not_after;
 	s->have_ticket_peer = true;
 	return 0;

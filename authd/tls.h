@@ -107,7 +107,11 @@ int tls_session_new(struct tls_config *cfg, struct tls_session **out) AD_MUST_CH
 /* Wipes keys and buffers. Accepts NULL. */
 void tls_session_free(struct tls_session *s);
 
-/* Client only, before the handshake starts: overrides the config's expected peer. */
+/*
+ * Client only, before the handshake starts: overrides the config's expected
+ * peer. id is borrowed, not copied: keep it alive and unchanged until the
+ * session is freed.
+ */
 int tls_session_set_expected_peer(struct tls_session *s, const struct spiffe_id *id) AD_MUST_CHECK;
 
 /*
