@@ -657,6 +657,14 @@ close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+void
+daemon_close_handles(uv_loop_t *loop)
+{
+	uv_walk(loop, close_walk, NULL);
+	while (uv_run(loop, UV_RUN_DEFAULT) != 0)
+		;
+}
+
 int
 daemon_run(struct daemon *d)
 {
@@ -668,10 +676,7 @@ daemon_run(struct daemon *d)
 		r = uv_run(d->loop, UV_RUN_DEFAULT);
 	else
 		shutdown_all(d);
-	/* Whatever is still open (a failed start) closes now. */
-	uv_walk(d->loop, close_walk, NULL);
-	while (uv_run(d->loop, UV_RUN_DEFAULT) != 0)
-		;
+	daemon_close_handles(d->loop);
 	accesslog_close();
 	metrics_free(d->metrics);
 	policy_reader_free(d->reader);

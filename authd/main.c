@@ -101,14 +101,6 @@ check_flags(const struct flags *f)
 	return 0;
 }
 
-static void
-close_walk(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -196,8 +188,7 @@ main(int argc, char **argv)
 out:
 	if (d->loop != NULL) {
 		/* A failed dev_start leaves its app handles open. */
-		uv_walk(d->loop, close_walk, NULL);
-		uv_run(d->loop, UV_RUN_DEFAULT);
+		daemon_close_handles(d->loop);
 		uv_loop_close(d->loop);
 	}
 	config_free(&d->cfg);

@@ -247,6 +247,8 @@ int64_t proxy_now_ms(void);
 
 /* daemon.c */
 int daemon_run(struct daemon *d);
+/* Close every handle still open on loop and run it until they are gone (any exit path). */
+void daemon_close_handles(uv_loop_t *loop);
 /* A served workload's readiness: an unexpired SVID and its listeners bound. */
 bool served_ready(const struct served *wl, int64_t now);
 void served_unref(struct served *wl);

@@ -40,28 +40,6 @@ struct rtx {
 };
 
 static int
-mdb_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_MAP_FULL:
-		return POLICY_E_MAP_FULL;
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INCOMPATIBLE:
-	case MDB_BAD_DBI:
-		return POLICY_E_CORRUPT;
-	case ENOMEM:
-		return POLICY_E_NOMEM;
-	default:
-		return rc > 0 && rc < 1000 ? -rc : POLICY_E_STORE;
-	}
-}
-
-static int
 make_key(const char *ns, const char *name, char key[static KEY_MAX], MDB_val *k)
 {
 	size_t nl = strnlen(ns, WORKLOAD_NAME_MAX + 1), ml = strnlen(name, WORKLOAD_NAME_MAX + 1);
@@ -90,7 +68,7 @@ open_dbis(struct rtx *t, bool create)
 		/* Nothing was ever registered in this store. */
 		if (rc == MDB_NOTFOUND && !create)
 			return 0;
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	}
 	t->present = true;
 	return 0;
@@ -110,7 +88,7 @@ read_begin(struct policy_store *s, struct rtx *t)
 		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		t->txn = NULL;
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	}
 	err = open_dbis(t, false);
 	if (err != 0) {
@@ -144,7 +122,7 @@ get_revision(struct rtx *t, uint64_t *rev)
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	if (d.mv_size != 8)
 		return POLICY_E_CORRUPT;
 	buf_reader(&b, d.mv_data, d.mv_size);
@@ -166,7 +144,7 @@ bump_revision(struct rtx *t)
 	buf_writer(&b, raw, sizeof(raw));
 	buf_put_u64(&b, rev + 1);
 	d = (MDB_val){ sizeof(raw), raw };
-	return mdb_err(mdb_put(t->txn, t->meta, &k, &d, 0));
+	return policy_store_mdb_err(mdb_put(t->txn, t->meta, &k, &d, 0));
 }
 
 typedef int (*write_fn)(struct rtx *t, void *ctx);
@@ -192,14 +170,14 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 		if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(env, 0)) == 0)
 			continue;
 		if (rc != 0)
-			return mdb_err(rc);
+			return policy_store_mdb_err(rc);
 		err = open_dbis(&t, true);
 		if (err == 0)
 			err = fn(&t, ctx);
 		if (err == 0) {
 			rc = mdb_txn_commit(t.txn);
 			t.txn = NULL;
-			err = mdb_err(rc);
+			err = policy_store_mdb_err(rc);
 		}
 		if (t.txn != NULL)
 			mdb_txn_abort(t.txn);
@@ -249,21 +227,21 @@ do_put(struct rtx *t, void *arg)
 		if (strcmp(c->old->sa, c->w->sa) != 0) {
 			rc = mdb_del(t->txn, t->status, &k, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
-				return mdb_err(rc);
+				return policy_store_mdb_err(rc);
 		}
 	} else if (rc == MDB_NOTFOUND) {
 		rc = mdb_stat(t->txn, t->workloads, &st);
 		if (rc != 0)
-			return mdb_err(rc);
+			return policy_store_mdb_err(rc);
 		if (st.ms_entries >= WORKLOAD_MAX)
 			return POLICY_E_TOO_BIG;
 	} else {
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	}
 	d = (MDB_val){ c->len, c->rec };
 	rc = mdb_put(t->txn, t->workloads, &k, &d, 0);
 	if (rc != 0)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	return bump_revision(t);
 }
 
@@ -316,10 +294,10 @@ do_remove(struct rtx *t, void *arg)
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	rc = mdb_del(t->txn, t->status, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	return bump_revision(t);
 }
 
@@ -352,9 +330,9 @@ do_set_status(struct rtx *t, void *arg)
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	d = (MDB_val){ c->len, c->rec };
-	return mdb_err(mdb_put(t->txn, t->status, &k, &d, 0));
+	return policy_store_mdb_err(mdb_put(t->txn, t->status, &k, &d, 0));
 }
 
 int
@@ -413,7 +391,7 @@ registry_get(struct policy_store *s, const char *ns, const char *name, struct wo
 		if (rc == MDB_NOTFOUND)
 			err = -ENOENT;
 		else if (rc != 0)
-			err = mdb_err(rc);
+			err = policy_store_mdb_err(rc);
 		else
 			err = registry_record_decode(d.mv_data, d.mv_size, w);
 		if (err == 0 && (strcmp(w->ns, ns) != 0 || strcmp(w->name, name) != 0)) {
@@ -436,7 +414,7 @@ get_status(struct rtx *t, MDB_val *k, struct workload_svid_status *st, bool *fou
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	*found = true;
 	return registry_status_decode(d.mv_data, d.mv_size, st);
 }
@@ -465,7 +443,7 @@ registry_list(struct policy_store *s, registry_cb cb, void *arg)
 	}
 	rc = mdb_cursor_open(t.txn, t.workloads, &cur);
 	if (rc != 0) {
-		err = mdb_err(rc);
+		err = policy_store_mdb_err(rc);
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
@@ -486,7 +464,7 @@ registry_list(struct policy_store *s, registry_cb cb, void *arg)
 			break;
 	}
 	if (err == 0 && rc != MDB_NOTFOUND)
-		err = mdb_err(rc);
+		err = policy_store_mdb_err(rc);
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);

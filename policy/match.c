@@ -41,7 +41,7 @@ policy_reader_new(struct policy_store *s, struct policy_reader **out)
 		rc = mdb_cursor_open(r->txn, s->index, &r->cur);
 	if (rc != 0) {
 		policy_reader_free(r);
-		return policy__mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	}
 	mdb_txn_reset(r->txn);
 	*out = r;
@@ -71,7 +71,7 @@ reader_renew(struct policy_reader *r)
 		rc = mdb_cursor_renew(r->txn, r->cur);
 	if (rc != 0)
 		mdb_txn_reset(r->txn);
-	return policy__mdb_err(rc);
+	return policy_store_mdb_err(rc);
 }
 
 static int
@@ -82,7 +82,7 @@ revision_in(struct policy_reader *r, uint64_t *rev)
 	int rc = mdb_get(r->txn, r->s->meta, &k, &d);
 
 	if (rc != 0)
-		return policy__mdb_err(rc);
+		return policy_store_mdb_err(rc);
 	buf_reader(&b, d.mv_data, d.mv_size);
 	*rev = buf_get_u64(&b);
 	return buf_ok(&b) ? 0 : POLICY_E_CORRUPT;
@@ -224,7 +224,7 @@ probe(struct policy_reader *r, const uint8_t hd[static POLICY_HASH_LEN],
 		if (w->port_rule == 0)
 			w->port_rule = id;
 	}
-	return rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : policy_store_mdb_err(rc);
 }
 
 int
@@ -271,7 +271,7 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 		if (rc == MDB_NOTFOUND)
 			continue;
 		if (rc != 0 || d.mv_size != 4 * POLICY_DST_KINDS) {
-			rc = rc != 0 ? policy__mdb_err(rc) : POLICY_E_CORRUPT;
+			rc = rc != 0 ? policy_store_mdb_err(rc) : POLICY_E_CORRUPT;
 			goto decided;
 		}
 		memcpy(kinds, d.mv_data, sizeof(kinds));

@@ -169,6 +169,8 @@ int policy_store_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
  */
 struct MDB_env;
 struct MDB_env *policy_store_env(struct policy_store *s);
+/* An LMDB return code as the store reports it (POLICY_E_*, or -errno), for those modules. */
+int policy_store_mdb_err(int rc);
 
 /* Bytes the store's data occupies (pages in use), and its map size. */
 int policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map) AD_MUST_CHECK;

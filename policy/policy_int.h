@@ -72,7 +72,4 @@ size_t policy__rule_index(const struct policy_store *s, const struct policy_rule
 bool policy__entry_matches(const uint8_t *ent, size_t len, const uint8_t hdst[static POLICY_HASH_LEN],
     const uint8_t hsrc[static POLICY_HASH_LEN]);
 
-/* Map an LMDB error to a POLICY_E_* code. */
-int policy__mdb_err(int rc);
-
 #endif
