@@ -49,6 +49,7 @@ accesslog_format(const struct accesslog_entry *e, struct strbuf *out)
 	else
 		strbuf_puts(out, ",\"rule\":null");
 	json_field(out, "reason", e->reason);
+	json_field(out, "end", e->end);
 	strbuf_printf(out, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%llu",
 	    (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out,
 	    (unsigned long long)e->duration_ms);

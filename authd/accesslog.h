@@ -23,7 +23,8 @@ struct accesslog_entry {
 	uint16_t port;			/* 0 when unknown */
 	const char *decision;		/* "allow" | "deny" | "audit" | "error" */
 	uint64_t rule;			/* 0 = none (JSON null) */
-	const char *reason;
+	const char *reason;		/* why the decision (a rule, a deny reason, an error) */
+	const char *end;		/* how the connection ended: "done", "idle-timeout", ... */
 	uint64_t bytes_in;		/* from the peer (inbound) or the app (outbound) */
 	uint64_t bytes_out;
 	uint64_t duration_ms;

@@ -92,6 +92,7 @@ conn_free(struct conn *c)
 	e.decision = decision;
 	e.rule = c->rule;
 	e.reason = c->reason;
+	e.end = c->end != NULL ? c->end : c->reason;
 	e.bytes_in = c->bytes_in;
 	e.bytes_out = c->bytes_out;
 	e.duration_ms = (uint64_t)(proxy_now_ms() - c->start_ms);
@@ -155,6 +156,9 @@ conn_abort(struct conn *c, const char *decision, const char *reason)
 {
 	if (c->st == CONN_CLOSED)
 		return;
+	/* Once decided, the reason given here says how the connection ended. */
+	if (c->decision != NULL)
+		c->end = reason;
 	conn_decide(c, decision, reason, 0);
 	c->st = CONN_CLOSED;
 	close_side(&c->net);
@@ -231,7 +235,7 @@ on_deadline(uv_timer_t *t)
 		break;
 	case CONN_LINGER:
 	case CONN_CLOSED:
-		conn_abort(c, "error", "closed");
+		conn_abort(c, "error", "answered");
 		break;
 	}
 	(void)l;
@@ -387,7 +391,7 @@ on_net_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 			return;
 		}
 		if (c->st == CONN_LINGER) {
-			conn_abort(c, c->decision, c->reason);
+			conn_abort(c, c->decision, "answered");
 			return;
 		}
 		tls_feed_eof(c->tls);
@@ -473,6 +477,30 @@ update_reading(struct conn *c)
 
 /* ---- Opening and closing ------------------------------------------------ */
 
+static void
+free_refused(uv_handle_t *h)
+{
+	free(h);
+}
+
+void
+conn_refuse(uv_stream_t *server)
+{
+	union listener *l = malloc(sizeof(*l));
+	int r;
+
+	if (l == NULL)
+		return;	/* the kernel keeps it queued; the next accept retries */
+	r = server->type == UV_NAMED_PIPE ? uv_pipe_init(server->loop, &l->pipe, 0) :
+	    uv_tcp_init(server->loop, &l->tcp);
+	if (r < 0) {
+		free(l);
+		return;
+	}
+	(void)uv_accept(server, &l->s);
+	uv_close(&l->h, free_refused);
+}
+
 int
 conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
 {
@@ -545,7 +573,7 @@ conn_answer_and_close(struct conn *c, const char *head, size_t len)
 		return;
 	if (conn_tls_send(c, (const uint8_t *)head, len) != 0 || tls_close(c->tls) != 0 ||
 	    flush_tls(c) != 0) {
-		conn_abort(c, c->decision, c->reason);
+		conn_abort(c, c->decision, "peer-write-failed");
 		return;
 	}
 	c->tls_closed = true;
@@ -702,7 +730,7 @@ conn_pump(struct conn *c)
 		return;
 	case CONN_LINGER:
 		if (flush_tls(c) != 0) {
-			conn_abort(c, c->decision, c->reason);
+			conn_abort(c, c->decision, "peer-write-failed");
 			return;
 		}
 		if (!c->net.wbusy)
@@ -781,7 +809,7 @@ pump_splice(struct conn *c)
 	if (c->tls_closed && !c->net.wbusy && tls_pending_out(c->tls, &(const uint8_t *){ NULL }) == 0)
 		side_shutdown(c, &c->net);
 	if (c->net_read_done && c->app.shut_done && c->tls_closed && c->net.shut_done) {
-		conn_abort(c, c->decision, c->reason);
+		conn_abort(c, c->decision, "done");
 		return;
 	}
 	update_reading(c);

@@ -181,15 +181,7 @@ on_accept(uv_stream_t *server, int status)
 	}
 	if (!daemon_admit(d, wl, METRICS_INBOUND) || wl->ident == NULL ||
 	    wl->ident->server == NULL) {
-		/* Accept and close at once: cheaper than a handshake to say no. */
-		uv_tcp_t *t = malloc(sizeof(*t));
-
-		if (t != NULL && uv_tcp_init(d->loop, t) == 0) {
-			(void)uv_accept(server, (uv_stream_t *)t);
-			uv_close((uv_handle_t *)t, (uv_close_cb)free);
-		} else {
-			free(t);
-		}
+		conn_refuse(server);	/* cheaper than a handshake to say no */
 		return;
 	}
 	if ((c = conn_new(d, wl, METRICS_INBOUND, &inbound_ops)) == NULL)

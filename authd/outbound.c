@@ -142,19 +142,18 @@ on_accept(uv_stream_t *server, int status)
 		log_warn("outbound %s: accept: %s", wl->key, uv_strerror(status));
 		return;
 	}
-	if ((c = conn_new(d, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL)
+	if (!daemon_admit(d, wl, METRICS_OUTBOUND) || wl->ident == NULL ||
+	    wl->ident->client == NULL) {
+		conn_refuse(server);
 		return;
+	}
+	if ((c = conn_new(d, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL) {
+		conn_refuse(server);
+		return;
+	}
 	c->up = up;
 	if (conn_accept(c, server, &c->app) < 0) {
 		conn_abort(c, "error", "accept-failed");
-		return;
-	}
-	if (!daemon_admit(d, wl, METRICS_OUTBOUND)) {
-		conn_abort(c, "error", "limit");
-		return;
-	}
-	if (wl->ident == NULL || wl->ident->client == NULL) {
-		conn_abort(c, "error", "no-identity");
 		return;
 	}
 	if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer) != 0)

@@ -210,7 +210,8 @@ struct conn {
 	char peer_addr[ADDR_TEXT_MAX + 1];
 	uint16_t port;
 	const char *decision;		/* NULL until decided */
-	const char *reason;		/* a token */
+	const char *reason;		/* a token: why the decision */
+	const char *end;		/* a token: how it ended ("done", "idle-timeout", ...) */
 	uint64_t rule;
 	uint64_t bytes_in, bytes_out;
 	char trace_id[33];
@@ -218,6 +219,12 @@ struct conn {
 
 struct conn *conn_new(struct daemon *d, struct served *wl, enum metrics_dir dir,
     const struct tunnel_ops *ops);
+/*
+ * Accept a client of server and close it at once: over a limit, or no
+ * identity yet. Nothing is read or written, nothing logged but the counter
+ * the caller bumps.
+ */
+void conn_refuse(uv_stream_t *server);
 /* Accept a client of server into side s (TCP or unix, like the server). */
 int conn_accept(struct conn *c, uv_stream_t *server, struct side *s) AD_MUST_CHECK;
 /* Start an outgoing TCP connect on side s; ops->dialed reports the end. */

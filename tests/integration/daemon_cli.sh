@@ -106,4 +106,62 @@ check_fails "the old workload is gone" bash -c "curl -s http://127.0.0.1:15100/w
 kill -TERM $cfg_pid
 rc=0; wait $cfg_pid || rc=$?
 check_eq "config node exits 0 on SIGTERM" "$rc" 0
+
+# ---- Limits: connections per workload and idle time, each counted ------------------
+APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}
+"$APP" http 18181 api >"$T/app.log" 2>&1 &
+app_pid=$!
+at_exit "kill $app_pid 2>/dev/null; wait $app_pid 2>/dev/null"
+cat >"$T/limits.yaml" <<EOF
+trust_domain: cfg.test
+state_dir: $T/lstate
+ca_dir: $T/ca
+admin: 127.0.0.1:15101
+access_log: $T/limits.log
+limits:
+  idle_timeout: 1s
+  max_connections_per_workload: 1
+workloads:
+  - name: api
+    namespace: shop
+    listen: 127.0.0.1:15109
+    apps: [127.0.0.1:18181]
+  - name: cli
+    namespace: shop
+    upstreams:
+      - listen: 127.0.0.1:19109
+        peer: 127.0.0.1:15109
+        target: 127.0.0.1:18181
+EOF
+mkdir -p "$T/lstate"
+"$AUTHCTL" policy allow --store "$T/lstate/store.mdb" --from spiffe://cfg.test/ns/shop/sa/cli \
+	--to spiffe://cfg.test/ns/shop/sa/api --port 18181 >/dev/null
+"$AUTHD" --config "$T/limits.yaml" 2>"$T/limits.err" &
+lim_pid=$!
+at_exit "kill $lim_pid 2>/dev/null; wait $lim_pid 2>/dev/null"
+check "limits node becomes ready" wait_for readyz curl -fs http://127.0.0.1:15101/readyz
+check_output "a tunnel works" "^hello from api" curl -s --max-time 5 http://127.0.0.1:19109/
+# Hold one tunnel open and idle; a second one at the same time is over the
+# per-workload limit; the held one is closed once idle for a second.
+check_output "a second concurrent connection is refused; the idle one is closed" \
+	"^second=closed idle=closed$" "$PY" -c '
+import socket, time
+held = socket.create_connection(("127.0.0.1", 19109))
+time.sleep(0.5)
+extra = socket.create_connection(("127.0.0.1", 19109))
+extra.settimeout(5)
+second = "closed" if extra.recv(1) == b"" else "open"
+held.settimeout(10)
+idle = "closed" if held.recv(1) == b"" else "open"
+print("second=%s idle=%s" % (second, idle))'
+check_output "the limit is counted" \
+	'^authd_limit_hits_total\{direction="outbound",limit="max_connections_per_workload"\} 1$' \
+	curl -s http://127.0.0.1:15101/metrics
+check_output "so is the idle timeout" \
+	'^authd_limit_hits_total\{direction="(inbound|outbound)",limit="idle_timeout"\} [1-9]' \
+	curl -s http://127.0.0.1:15101/metrics
+check_output "the idle close is logged as how it ended" '"decision":"allow".*"end":"idle-timeout"' cat "$T/limits.log"
+kill -TERM $lim_pid
+rc=0; wait $lim_pid || rc=$?
+check_eq "limits node exits 0 on SIGTERM" "$rc" 0
 finish
