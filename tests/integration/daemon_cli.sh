@@ -164,4 +164,64 @@ check_output "the idle close is logged as how it ended" '"decision":"allow".*"en
 kill -TERM $lim_pid
 rc=0; wait $lim_pid || rc=$?
 check_eq "limits node exits 0 on SIGTERM" "$rc" 0
+
+# ---- SIGTERM drains: established tunnels keep flowing, new ones are refused,
+# ---- the deadline closes what is left, then exit 0 -----------------------------
+"$APP" echo 18182 >"$T/echo.log" 2>&1 &
+echo_pid=$!
+at_exit "kill $echo_pid 2>/dev/null; wait $echo_pid 2>/dev/null"
+cat >"$T/drain.yaml" <<EOF
+trust_domain: cfg.test
+state_dir: $T/dstate
+ca_dir: $T/ca
+admin: 127.0.0.1:15102
+access_log: $T/drain.log
+limits:
+  drain_timeout: 3s
+workloads:
+  - name: api
+    namespace: shop
+    listen: 127.0.0.1:15110
+    apps: [127.0.0.1:18182]
+  - name: cli
+    namespace: shop
+    upstreams:
+      - listen: 127.0.0.1:19110
+        peer: 127.0.0.1:15110
+        target: 127.0.0.1:18182
+EOF
+mkdir -p "$T/dstate"
+"$AUTHCTL" policy allow --store "$T/dstate/store.mdb" --from spiffe://cfg.test/ns/shop/sa/cli \
+	--to spiffe://cfg.test/ns/shop/sa/api --port 18182 >/dev/null
+"$AUTHD" --config "$T/drain.yaml" 2>"$T/drain.err" &
+drain_pid=$!
+export DRAIN_PID=$drain_pid
+at_exit "kill $drain_pid 2>/dev/null; wait $drain_pid 2>/dev/null"
+check "drain node becomes ready" wait_for readyz curl -fs http://127.0.0.1:15102/readyz
+# One tunnel echoes, SIGTERM arrives, it still echoes; a new connection is
+# refused; then it idles past the drain deadline and is closed; authd exits 0.
+check_output "a tunnel keeps flowing through a drain, new ones are refused, the deadline ends it" \
+	"^before=ok during=ok new=refused after=closed$" "$PY" -c '
+import os, signal, socket, time
+pid = int(os.environ["DRAIN_PID"])
+s = socket.create_connection(("127.0.0.1", 19110)); s.settimeout(5)
+def echo(b):
+    s.sendall(b); got = b""
+    while len(got) < len(b): got += s.recv(len(b) - len(got))
+    return "ok" if got == b else "bad"
+before = echo(b"one")
+os.kill(pid, signal.SIGTERM); time.sleep(0.5)
+during = echo(b"two")
+try:
+    n = socket.create_connection(("127.0.0.1", 19110), timeout=2); n.settimeout(2)
+    new = "refused" if n.recv(1) == b"" else "open"
+except OSError:
+    new = "refused"
+s.settimeout(10)
+after = "closed" if s.recv(1) == b"" else "open"
+print("before=%s during=%s new=%s after=%s" % (before, during, new, after))'
+rc=0; wait $drain_pid || rc=$?
+check_eq "the drained node exits 0" "$rc" 0
+check_output "the deadline closed the last tunnel" '"end":"drain-deadline"' cat "$T/drain.log"
+check_output "the drain is logged" "drain deadline: closing 2 connections" cat "$T/drain.err"
 finish
