@@ -829,10 +829,10 @@ cp_admin(struct cp *p, char out[static ADDR_TEXT_MAX + 1])
 
 static const char *const top_keys[] = {
 	"trust_domain", "state_dir", "ca_dir", "seal_key", "store", "admin", "access_log",
-	"log_level", "svid_ttl", "limits", "workloads",
+	"log_level", "svid_ttl", "limits", "workloads", "workers",
 };
 enum { T_TD, T_STATE, T_CA, T_SEAL, T_STORE, T_ADMIN, T_ACCESS, T_LEVEL, T_TTL, T_LIMITS,
-	T_WORKLOADS };
+	T_WORKLOADS, T_WORKERS };
 
 /* The top-level mapping; its MAPPING_START is the current event. */
 static int
@@ -846,7 +846,7 @@ cp_top(struct cp *p)
 
 	while ((k = cp_key(p, top_keys, AD_ARRAY_LEN(top_keys),
 	    "trust_domain, state_dir, ca_dir, seal_key, store, admin, access_log, log_level, "
-	    "svid_ttl, limits or workloads", &seen, &which)) > 0) {
+	    "svid_ttl, limits, workloads or workers", &seen, &which)) > 0) {
 		old = key_push(p, "%s", top_keys[which]);
 		switch (which) {
 		case T_TD:
@@ -880,6 +880,9 @@ cp_top(struct cp *p)
 			break;
 		case T_LIMITS:
 			err = cp_limits(p, &c->limits);
+			break;
+		case T_WORKERS:
+			err = cp_uint(p, 0, CONFIG_WORKERS_MAX, &c->workers);
 			break;
 		default:
 			err = cp_list(p, "a list of workloads", CONFIG_WORKLOADS_MAX, "workloads",

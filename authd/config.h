@@ -14,6 +14,7 @@
  *   access_log: stdout                 # or a file path, or "off"
  *   log_level: info                    # debug | info | warn
  *   svid_ttl: 1h
+ *   workers: 0                         # event loops: 0 = one per CPU
  *   limits:
  *     handshake_timeout: 10s
  *     header_timeout: 5s               # CONNECT head, after the handshake
@@ -51,6 +52,8 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 /* Workloads a config file may declare. */
 #define CONFIG_WORKLOADS_MAX 256
+/* Event loops (threads) at most; see workers below. */
+#define CONFIG_WORKERS_MAX 64
 
 enum config_log_level {
 	CONFIG_LOG_DEBUG,
@@ -79,6 +82,7 @@ struct config {
 	char access_log[4096];			/* "stdout" (default), "off", or a path */
 	enum config_log_level log_level;	/* default info */
 	uint32_t svid_ttl;			/* seconds; default 3600; 60..86400 */
+	uint32_t workers;			/* event loops; 0 (default) = one per CPU */
 	struct config_limits limits;
 	size_t n_workloads;
 	struct workload *workloads;		/* heap; config_free releases */

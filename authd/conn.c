@@ -39,39 +39,48 @@ proxy_now_ms(void)
 }
 
 struct conn *
-conn_new(struct daemon *d, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
+conn_new(struct worker *w, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	c->d = d;
+	c->w = w;
+	c->d = w->d;
 	c->wl = wl;
 	c->ops = ops;
 	c->dir = dir;
 	c->start_ms = proxy_now_ms();
-	c->last_io = uv_now(d->loop);
-	c->idle_ms = d->cfg.limits.idle_timeout_ms;
+	c->last_io = uv_now(w->loop);
+	c->idle_ms = w->limits.idle_timeout_ms;
 	c->reason = "ok";
-	wl->refs++;
-	wl->active++;
-	d->active++;
-	c->next = d->conns;
-	if (d->conns != NULL)
-		d->conns->prev = c;
-	d->conns = c;
-	uv_timer_init(d->loop, &c->timer);
+	atomic_fetch_add(&wl->refs, 1);	/* wl->active and d->active: daemon_admit */
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	uv_timer_init(w->loop, &c->timer);
 	c->timer.data = c;
 	c->timer_open = true;
 	c->open_handles = 1;
-	metrics_active(d->metrics, dir, 1);
+	uv_mutex_lock(&w->mlock);
+	metrics_active(w->metrics, dir, 1);
+	uv_mutex_unlock(&w->mlock);
 	return c;
+}
+
+void
+conn_count(struct conn *c, enum metrics_counter k, const char *l1, const char *l2)
+{
+	uv_mutex_lock(&c->w->mlock);
+	metrics_count(c->w->metrics, k, c->dir, l1, l2, 1);
+	uv_mutex_unlock(&c->w->mlock);
 }
 
 static void
 conn_free(struct conn *c)
 {
-	struct daemon *d = c->d;
+	struct worker *w = c->w;
 	struct accesslog_entry e;
 	const struct spiffe_id *peer = c->tls != NULL ? tls_peer_id(c->tls) : NULL;
 	const char *decision = c->decision != NULL ? c->decision : "error";
@@ -99,18 +108,19 @@ conn_free(struct conn *c)
 	e.trace_id = c->trace_id[0] != '\0' ? c->trace_id : NULL;
 	e.resumed = c->tls != NULL && tls_resumed(c->tls);
 	accesslog_write(&e);
-	metrics_count(d->metrics, METRICS_CONNECTIONS, c->dir, decision, c->reason, 1);
-	metrics_bytes(d->metrics, c->dir, c->bytes_in, c->bytes_out);
-	metrics_active(d->metrics, c->dir, -1);
+	uv_mutex_lock(&w->mlock);
+	metrics_count(w->metrics, METRICS_CONNECTIONS, c->dir, decision, c->reason, 1);
+	metrics_bytes(w->metrics, c->dir, c->bytes_in, c->bytes_out);
+	metrics_active(w->metrics, c->dir, -1);
+	uv_mutex_unlock(&w->mlock);
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		d->conns = c->next;
+		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	d->active--;
-	c->wl->active--;
+	daemon_release(c->wl);
 	tls_session_free(c->tls);
 	if (c->ident != NULL)
 		ident_unref(c->ident);
@@ -120,9 +130,6 @@ conn_free(struct conn *c)
 	util_free_wiped(c->pend, c->pend_len);
 	served_unref(c->wl);
 	free(c);
-	/* A drain ends when the last connection does. */
-	if (d->draining && d->active == 0)
-		uv_timer_start(&d->tick, d->tick.timer_cb, 0, 0);
 }
 
 static void
@@ -170,11 +177,11 @@ conn_abort(struct conn *c, const char *decision, const char *reason)
 }
 
 void
-conn_close_all(struct daemon *d)
+conn_close_all(struct worker *w)
 {
 	struct conn *c, *next;
 
-	for (c = d->conns; c != NULL; c = next) {
+	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		conn_abort(c, "error", "drain-deadline");
 	}
@@ -186,19 +193,18 @@ static void
 on_deadline(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	struct config_limits *l = &c->d->cfg.limits;
-	uint64_t now = uv_now(c->d->loop);
+	uint64_t now = uv_now(c->w->loop);
 
 	switch (c->st) {
 	case CONN_HANDSHAKE:
-		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "handshake_timeout", NULL, 1);
+		conn_count(c, METRICS_LIMITS, "handshake_timeout", NULL);
 		conn_abort(c, "error", "handshake-timeout");
 		break;
 	case CONN_REQUEST: {
 		char head[CONNECT_HEAD_MAX];
 		size_t len;
 
-		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "header_timeout", NULL, 1);
+		conn_count(c, METRICS_LIMITS, "header_timeout", NULL);
 		conn_decide(c, "error", "header-timeout", 0);
 		if (connect_response(head, sizeof(head), 408, "no complete CONNECT head in time",
 		    &len) == 0)
@@ -210,7 +216,7 @@ on_deadline(uv_timer_t *t)
 	case CONN_DIAL_PEER:
 	case CONN_DIAL_APP:
 	case CONN_RESPONSE:
-		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "connect_timeout", NULL, 1);
+		conn_count(c, METRICS_LIMITS, "connect_timeout", NULL);
 		if (c->st == CONN_DIAL_APP) {
 			char head[CONNECT_HEAD_MAX];
 			size_t len;
@@ -230,7 +236,7 @@ on_deadline(uv_timer_t *t)
 			uv_timer_start(&c->timer, on_deadline, c->idle_ms - (now - c->last_io), 0);
 			break;
 		}
-		metrics_count(c->d->metrics, METRICS_LIMITS, c->dir, "idle_timeout", NULL, 1);
+		conn_count(c, METRICS_LIMITS, "idle_timeout", NULL);
 		conn_abort(c, c->decision != NULL ? c->decision : "error", "idle-timeout");
 		break;
 	case CONN_LINGER:
@@ -238,7 +244,6 @@ on_deadline(uv_timer_t *t)
 		conn_abort(c, "error", "answered");
 		break;
 	}
-	(void)l;
 }
 
 void
@@ -360,10 +365,10 @@ alloc_net(uv_handle_t *h, size_t hint, uv_buf_t *b)
 
 	(void)hint;
 	if (c->st == CONN_LINGER)
-		room = sizeof(c->d->rbuf);	/* read to discard */
-	if (room > sizeof(c->d->rbuf))
-		room = sizeof(c->d->rbuf);
-	*b = uv_buf_init((char *)c->d->rbuf, (unsigned)room);
+		room = sizeof(c->w->rbuf);	/* read to discard */
+	if (room > sizeof(c->w->rbuf))
+		room = sizeof(c->w->rbuf);
+	*b = uv_buf_init((char *)c->w->rbuf, (unsigned)room);
 }
 
 static void
@@ -372,7 +377,7 @@ alloc_app(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct conn *c = h->data;
 
 	(void)hint;
-	*b = uv_buf_init((char *)c->d->rbuf, sizeof(c->d->rbuf));
+	*b = uv_buf_init((char *)c->w->rbuf, sizeof(c->w->rbuf));
 }
 
 static void
@@ -401,7 +406,7 @@ on_net_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		conn_abort(c, "error", "no-memory");	/* alloc_net sized the read: only ENOMEM */
 		return;
 	}
-	c->last_io = uv_now(c->d->loop);
+	c->last_io = uv_now(c->w->loop);
 	conn_pump(c);
 }
 
@@ -425,7 +430,7 @@ on_app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		conn_pump(c);
 		return;
 	}
-	c->last_io = uv_now(c->d->loop);
+	c->last_io = uv_now(c->w->loop);
 	if (c->dir == METRICS_INBOUND)
 		c->bytes_out += (size_t)n;
 	else
@@ -507,9 +512,9 @@ conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
 	int r;
 
 	if (server->type == UV_NAMED_PIPE)
-		r = uv_pipe_init(c->d->loop, &s->u.pipe, 0);
+		r = uv_pipe_init(c->w->loop, &s->u.pipe, 0);
 	else
-		r = uv_tcp_init(c->d->loop, &s->u.tcp);
+		r = uv_tcp_init(c->w->loop, &s->u.tcp);
 	if (r < 0)
 		return r;
 	s->open = true;
@@ -548,7 +553,7 @@ conn_dial(struct conn *c, struct side *s, const struct addr *to)
 {
 	int r;
 
-	if ((r = uv_tcp_init(c->d->loop, &s->u.tcp)) < 0)
+	if ((r = uv_tcp_init(c->w->loop, &s->u.tcp)) < 0)
 		return r;
 	s->open = true;
 	s->u.h.data = c;
@@ -562,7 +567,7 @@ void
 conn_start_tls(struct conn *c)
 {
 	c->st = CONN_HANDSHAKE;
-	conn_deadline(c, c->d->cfg.limits.handshake_timeout_ms);
+	conn_deadline(c, c->w->limits.handshake_timeout_ms);
 	conn_pump(c);
 }
 
@@ -638,7 +643,7 @@ handshake_failed(struct conn *c)
 {
 	const char *why = tls_error_reason(c->tls);
 
-	metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir, why, NULL, 1);
+	conn_count(c, METRICS_HANDSHAKE_FAILURES, why, NULL);
 	log_debug("%s %s %s: handshake failed: %s (mbedTLS -0x%04x)",
 	    c->dir == METRICS_INBOUND ? "inbound" : "outbound", c->wl->key, c->peer_addr, why,
 	    (unsigned)-tls_mbedtls_error(c->tls));
@@ -669,8 +674,8 @@ pump_head(struct conn *c)
 		}
 		if (r != 0) {
 			if (r == TLS_E_PEER_ALERT || r == TLS_E_PEER_CERT)
-				metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir,
-				    tls_error_reason(c->tls), NULL, 1);
+				conn_count(c, METRICS_HANDSHAKE_FAILURES, tls_error_reason(c->tls),
+				    NULL);
 			conn_abort(c, "error", tls_error_reason(c->tls));
 			return;
 		}
@@ -704,8 +709,7 @@ conn_pump(struct conn *c)
 		}
 		if (r == TLS_E_AGAIN) {
 			if (c->net.eof) {
-				metrics_count(c->d->metrics, METRICS_HANDSHAKE_FAILURES, c->dir,
-				    "truncated", NULL, 1);
+				conn_count(c, METRICS_HANDSHAKE_FAILURES, "truncated", NULL);
 				conn_abort(c, "error", "truncated");
 				return;
 			}
@@ -746,13 +750,13 @@ conn_pump(struct conn *c)
 static void
 pump_splice(struct conn *c)
 {
-	struct daemon *d = c->d;
+	struct worker *w = c->w;
 	size_t got, put;
 	int r;
 
 	/* Peer to app, while the app keeps up. */
 	while (!c->app.wbusy && !c->net_read_done) {
-		r = tls_read(c->tls, d->rbuf, sizeof(d->rbuf), &got);
+		r = tls_read(c->tls, w->rbuf, sizeof(w->rbuf), &got);
 		if (r == TLS_E_AGAIN)
 			break;
 		if (r == TLS_E_CLOSED) {
@@ -767,7 +771,7 @@ pump_splice(struct conn *c)
 			c->bytes_in += got;
 		else
 			c->bytes_out += got;
-		if (side_send(c, &c->app, d->rbuf, got) != 0) {
+		if (side_send(c, &c->app, w->rbuf, got) != 0) {
 			conn_abort(c, c->decision, "app-write-failed");
 			return;
 		}

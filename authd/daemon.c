@@ -26,26 +26,57 @@
 
 /* Revision checks also run on this tick, in case a file event was missed. */
 #define DAEMON_TICK_MS 1000
+/* While draining: how often to look whether the last connection has ended. */
+#define DAEMON_DRAIN_TICK_MS 100
 
 /* ---- Served workloads ---------------------------------------------------- */
+
+static void
+served_free(struct served *wl)
+{
+	struct daemon *d = wl->d;
+	size_t i;
+	unsigned k;
+
+	ident_unref(wl->ident);
+	for (i = 0; i < wl->n_up; i++) {
+		if (wl->up[i].ticket != NULL)
+			for (k = 0; k < d->n_workers; k++)
+				tls_ticket_free(wl->up[i].ticket[k]);
+		free(wl->up[i].ticket);
+		free(wl->up[i].lh);
+		free(wl->up[i].listening);
+	}
+	free(wl->lh);
+	free(wl->listening);
+	free(wl);
+}
 
 void
 served_unref(struct served *wl)
 {
-	size_t i;
+	if (atomic_fetch_sub(&wl->refs, 1) == 1)
+		served_free(wl);
+}
 
-	if (--wl->refs > 0)
-		return;
-	ident_unref(wl->ident);
-	for (i = 0; i < wl->n_up; i++)
-		tls_ticket_free(wl->up[i].ticket);
-	free(wl);
+struct ident *
+served_ident(struct served *wl)
+{
+	struct ident *id;
+
+	uv_mutex_lock(&wl->d->lock);
+	id = wl->ident != NULL ? ident_ref(wl->ident) : NULL;
+	uv_mutex_unlock(&wl->d->lock);
+	return id;
 }
 
 static void
 on_listener_closed(uv_handle_t *h)
 {
-	served_unref(h->data);
+	struct served *wl = h->data;
+
+	atomic_fetch_sub(&wl->listeners, 1);
+	served_unref(wl);
 }
 
 void
@@ -55,23 +86,6 @@ listener_close(union listener *lh, struct served *wl)
 		return;
 	lh->h.data = wl;
 	uv_close(&lh->h, on_listener_closed);
-}
-
-static void
-served_stop_listening(struct served *wl)
-{
-	size_t i;
-
-	if (wl->listening) {
-		wl->listening = false;
-		listener_close(&wl->lh, wl);
-	}
-	for (i = 0; i < wl->n_up; i++) {
-		if (wl->up[i].listening) {
-			wl->up[i].listening = false;
-			listener_close(&wl->up[i].lh, wl);
-		}
-	}
 }
 
 static int
@@ -90,19 +104,28 @@ served_new(struct daemon *d, const struct workload *spec, bool from_config, stru
 	if ((wl = calloc(1, sizeof(*wl))) == NULL)
 		return -ENOMEM;
 	wl->d = d;
-	wl->refs = 1;
+	atomic_init(&wl->refs, 1);
 	wl->spec = *spec;
+	wl->n_up = spec->n_upstreams;
+	if ((wl->lh = calloc(d->n_workers, sizeof(*wl->lh))) == NULL ||
+	    (wl->listening = calloc(d->n_workers, sizeof(bool))) == NULL)
+		goto nomem;
+	for (i = 0; i < wl->n_up; i++) {
+		struct upstream_rt *up = &wl->up[i];
+
+		if ((up->lh = calloc(d->n_workers, sizeof(*up->lh))) == NULL ||
+		    (up->listening = calloc(d->n_workers, sizeof(bool))) == NULL ||
+		    (up->ticket = calloc(d->n_workers, sizeof(*up->ticket))) == NULL)
+			goto nomem;
+	}
 	wl->from_config = from_config;
 	if (util_snprintf(wl->key, sizeof(wl->key), "%s/%s", spec->ns, spec->name) != 0 ||
 	    (r = workload_spiffe_id(spec, d->cfg.trust_domain, &wl->id)) != 0 ||
-	    (spec->listen[0] != '\0' && addr_parse(spec->listen, false, &wl->listen, NULL) != 0)) {
-		free(wl);
-		return -EINVAL;
-	}
+	    (spec->listen[0] != '\0' && addr_parse(spec->listen, false, &wl->listen, NULL) != 0))
+		goto bad;
 	for (i = 0; i < spec->n_apps; i++)
 		if (addr_parse(spec->apps[i], false, &wl->apps[i], NULL) != 0)
 			goto bad;
-	wl->n_up = spec->n_upstreams;
 	for (i = 0; i < wl->n_up; i++) {
 		struct upstream_rt *up = &wl->up[i];
 
@@ -120,16 +143,25 @@ served_new(struct daemon *d, const struct workload *spec, bool from_config, stru
 	}
 	*out = wl;
 	return 0;
+nomem:
+	served_free(wl);
+	return -ENOMEM;
 bad:
-	free(wl);
+	served_free(wl);
 	return -EINVAL;
 }
 
+/*
+ * Stop serving wl: it moves to the retired list, where each worker closes
+ * its listeners on its next WORKER_SYNC (the caller sends it); the list's
+ * reference goes when every listener has closed (prune_retired).
+ */
 static void
 served_remove(struct daemon *d, struct served *wl)
 {
 	struct served **pp;
 
+	uv_mutex_lock(&d->lock);
 	for (pp = &d->served; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == wl) {
 			*pp = wl->next;
@@ -137,10 +169,28 @@ served_remove(struct daemon *d, struct served *wl)
 		}
 	}
 	wl->removed = true;
-	served_stop_listening(wl);
+	wl->next = d->retired;
+	d->retired = wl;
+	uv_mutex_unlock(&d->lock);
 	identity_stop(wl);
 	metrics_svid(d->metrics, wl->key, 0);
-	served_unref(wl);
+}
+
+static void
+prune_retired(struct daemon *d)
+{
+	struct served **pp, *wl;
+
+	uv_mutex_lock(&d->lock);
+	for (pp = &d->retired; (wl = *pp) != NULL;) {
+		if (atomic_load(&wl->listeners) != 0) {
+			pp = &wl->next;
+			continue;
+		}
+		*pp = wl->next;
+		served_unref(wl);
+	}
+	uv_mutex_unlock(&d->lock);
 }
 
 static struct served *
@@ -159,30 +209,55 @@ served_ready(const struct served *wl, int64_t now)
 {
 	size_t i;
 
+	/* The main loop's worker (0) stands for all: every worker binds the same addresses. */
 	if (wl->ident == NULL || certs_svid_not_after(wl->ident->svid) <= now)
 		return false;
-	if (wl->spec.listen[0] != '\0' && !wl->listening)
+	if (wl->spec.listen[0] != '\0' && !wl->listening[0])
 		return false;
 	for (i = 0; i < wl->n_up; i++)
-		if (!wl->up[i].listening)
+		if (!wl->up[i].listening[0])
 			return false;
 	return true;
 }
 
-bool
-daemon_admit(struct daemon *d, struct served *wl, enum metrics_dir dir)
+static void
+count_limit(struct worker *w, enum metrics_dir dir, const char *limit)
 {
-	if (d->draining)
+	uv_mutex_lock(&w->mlock);
+	metrics_count(w->metrics, METRICS_LIMITS, dir, limit, NULL, 1);
+	uv_mutex_unlock(&w->mlock);
+}
+
+/*
+ * Reserve a connection slot, total and per workload. Increment first, then
+ * compare, so loops admitting at the same moment cannot overshoot a limit.
+ */
+bool
+daemon_admit(struct worker *w, struct served *wl, enum metrics_dir dir)
+{
+	struct daemon *d = w->d;
+
+	if (w->draining || d->draining)
 		return false;
-	if (d->active >= d->cfg.limits.max_connections) {
-		metrics_count(d->metrics, METRICS_LIMITS, dir, "max_connections", NULL, 1);
+	if (atomic_fetch_add(&d->active, 1) >= w->limits.max_connections) {
+		atomic_fetch_sub(&d->active, 1);
+		count_limit(w, dir, "max_connections");
 		return false;
 	}
-	if (wl->active >= d->cfg.limits.max_connections_per_workload) {
-		metrics_count(d->metrics, METRICS_LIMITS, dir, "max_connections_per_workload", NULL, 1);
+	if (atomic_fetch_add(&wl->active, 1) >= w->limits.max_connections_per_workload) {
+		atomic_fetch_sub(&wl->active, 1);
+		atomic_fetch_sub(&d->active, 1);
+		count_limit(w, dir, "max_connections_per_workload");
 		return false;
 	}
 	return true;
+}
+
+void
+daemon_release(struct served *wl)
+{
+	atomic_fetch_sub(&wl->active, 1);
+	atomic_fetch_sub(&wl->d->active, 1);
 }
 
 /* ---- Keeping the served set equal to config + registry ------------------- */
@@ -284,13 +359,17 @@ sync_workloads(struct daemon *d)
 			continue;
 		if (served_new(d, l.v[i].w, l.v[i].from_config, &wl) != 0)
 			continue;
+		uv_mutex_lock(&d->lock);
 		wl->next = d->served;
 		d->served = wl;
+		uv_mutex_unlock(&d->lock);
 		log_info("%s: serving %s", wl->key, wl->id.str);
 		identity_request(wl);
 	}
 	free(l.v);
 	free(l.reg);
+	/* Removed workloads' listeners close; limits from a reload apply. */
+	workers_send(d, WORKER_SYNC);
 }
 
 static void
@@ -324,6 +403,7 @@ shutdown_all(struct daemon *d)
 {
 	while (d->served != NULL)
 		served_remove(d, d->served);
+	workers_send(d, WORKER_SYNC | WORKER_CLOSE_ALL | WORKER_EXIT);
 	if (d->admin != NULL) {
 		admin_close(d->admin, NULL, NULL);
 		d->admin = NULL;
@@ -343,34 +423,34 @@ on_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 
 	check_revisions(d);
+	prune_retired(d);
 	if (!d->draining)
 		return;
-	if (d->active == 0) {
+	if (atomic_load(&d->active) == 0) {
 		log_info("drained; exiting");
 		shutdown_all(d);
 		return;
 	}
-	if (uv_now(d->loop) >= (uint64_t)d->drain_deadline_ms) {
-		log_warn("drain deadline: closing %u connections", d->active);
-		conn_close_all(d);
+	if (uv_now(d->loop) >= (uint64_t)d->drain_deadline_ms && !d->drain_forced) {
+		log_warn("drain deadline: closing %u connections", atomic_load(&d->active));
+		d->drain_forced = true;
+		workers_send(d, WORKER_CLOSE_ALL);
 	}
-	uv_timer_start(&d->tick, on_tick, DAEMON_TICK_MS, DAEMON_TICK_MS);
 }
 
 static void
 start_drain(struct daemon *d)
 {
-	struct served *wl;
-
 	if (d->draining)
 		return;
 	d->draining = true;
 	d->drain_deadline_ms = (int64_t)uv_now(d->loop) + d->cfg.limits.drain_timeout_ms;
-	log_info("draining: %u connections, deadline %u ms", d->active, d->cfg.limits.drain_timeout_ms);
+	log_info("draining: %u connections, deadline %u ms", atomic_load(&d->active),
+	    d->cfg.limits.drain_timeout_ms);
 	metrics_state(d->metrics, 0, 1);
-	for (wl = d->served; wl != NULL; wl = wl->next)
-		served_stop_listening(wl);
-	uv_timer_start(&d->tick, on_tick, 0, DAEMON_TICK_MS);
+	workers_send(d, WORKER_DRAIN);
+	/* Drain progress is checked often; connections end on any worker's thread. */
+	uv_timer_start(&d->tick, on_tick, 0, DAEMON_DRAIN_TICK_MS);
 }
 
 static void
@@ -404,8 +484,12 @@ reload(struct daemon *d)
 	if (strcmp(c.access_log, d->cfg.access_log) != 0 && (r = accesslog_open(c.access_log)) != 0)
 		log_warn("SIGHUP: access log %s: %s", c.access_log, strerror(-r));
 	log_set_level(c.log_level);
+	if (c.workers != d->cfg.workers)
+		log_warn("SIGHUP: workers needs a restart; keeping %u", d->n_workers);
+	uv_mutex_lock(&d->lock);	/* workers copy the limits under it */
 	config_free(&d->cfg);
 	d->cfg = c;
+	uv_mutex_unlock(&d->lock);
 	log_info("SIGHUP: configuration reloaded (%zu workloads in the file)", c.n_workloads);
 	sync_workloads(d);
 }
@@ -440,10 +524,19 @@ admin_metrics(void *arg, struct strbuf *out)
 	int64_t now = proxy_now_ms() / 1000;
 	bool ready = !d->draining;
 
+	struct metrics *all;
+
 	for (wl = d->served; wl != NULL; wl = wl->next)
 		ready = ready && served_ready(wl, now);
 	metrics_state(d->metrics, ready, d->draining);
-	metrics_render(d->metrics, now, out);
+	if (metrics_new(&all) != 0) {
+		strbuf_puts(out, "# out of memory\n");
+		return;
+	}
+	metrics_copy(all, d->metrics);
+	workers_metrics(d, all);
+	metrics_render(all, now, out);
+	metrics_free(all);
 }
 
 static int
@@ -528,7 +621,7 @@ admin_workloads(void *arg, struct strbuf *out)
 			strbuf_puts(out, ",\"svid\":null");
 		}
 		strbuf_printf(out, ",\"ready\":%s,\"active_connections\":%u}",
-		    served_ready(wl, now) ? "true" : "false", wl->active);
+		    served_ready(wl, now) ? "true" : "false", atomic_load(&wl->active));
 	}
 	strbuf_puts(out, d->served != NULL ? "\n]\n" : "]\n");
 }
@@ -588,6 +681,7 @@ static int
 start(struct daemon *d)
 {
 	struct addr admin_addr;
+	unsigned n;
 	int r;
 
 	if ((r = load_trust(d)) != 0)
@@ -606,6 +700,14 @@ start(struct daemon *d)
 	}
 	if ((r = metrics_new(&d->metrics)) != 0)
 		return r;
+	n = d->cfg.workers != 0 ? d->cfg.workers : uv_available_parallelism();
+	if (n > PROXY_WORKERS_MAX)
+		n = PROXY_WORKERS_MAX;
+	if ((r = workers_start(d, n)) != 0) {
+		log_warn("cannot start %u event loops: %s", n, strerror(r < 0 ? -r : EINVAL));
+		return r;
+	}
+	log_info("%u event loop%s", n, n == 1 ? "" : "s");
 	if ((r = accesslog_open(d->cfg.access_log)) != 0) {
 		log_warn("access log %s: %s", d->cfg.access_log, strerror(-r));
 		return r;
@@ -671,17 +773,22 @@ daemon_run(struct daemon *d)
 	int r;
 
 	log_info("authd starting: trust domain %s, store %s", d->cfg.trust_domain, d->cfg.store);
+	if (uv_mutex_init(&d->lock) != 0)
+		return -ENOMEM;
 	r = start(d);
 	if (r == 0)
 		r = uv_run(d->loop, UV_RUN_DEFAULT);
 	else
 		shutdown_all(d);
 	daemon_close_handles(d->loop);
+	workers_stop(d);
+	prune_retired(d);
 	accesslog_close();
 	metrics_free(d->metrics);
 	policy_reader_free(d->reader);
 	policy_store_close(d->store);
 	certs_bundle_free(d->bundle);
 	certs_ca_free(d->ca);
+	uv_mutex_destroy(&d->lock);
 	return r;
 }

@@ -28,14 +28,14 @@
 struct ident *
 ident_ref(struct ident *id)
 {
-	id->refs++;
+	atomic_fetch_add(&id->refs, 1);
 	return id;
 }
 
 void
 ident_unref(struct ident *id)
 {
-	if (id == NULL || --id->refs > 0)
+	if (id == NULL || atomic_fetch_sub(&id->refs, 1) != 1)
 		return;
 	tls_config_free(id->server);
 	tls_config_free(id->client);
@@ -58,7 +58,7 @@ schedule(struct served *wl, uint64_t ms)
 		uv_timer_init(wl->d->loop, &wl->renew);
 		wl->renew.data = wl;
 		wl->renew_open = true;
-		wl->refs++;
+		atomic_fetch_add(&wl->refs, 1);
 	}
 	uv_timer_start(&wl->renew, on_renew_timer, ms, 0);
 }
@@ -96,7 +96,7 @@ identity_request(struct served *wl)
 		return;
 	}
 	wl->queued = true;
-	wl->refs++;
+	atomic_fetch_add(&wl->refs, 1);
 	d->issue_queue[(d->issue_head + d->issue_len++) % WORKLOAD_MAX] = wl;
 	start_next(d);
 }
@@ -145,7 +145,7 @@ make_ident(struct served *wl, struct certs_svid *svid, struct ident **out)
 	*out = NULL;
 	if (id == NULL)
 		return -ENOMEM;
-	id->refs = 1;
+	atomic_init(&id->refs, 1);
 	id->svid = svid;
 	if (wl->spec.listen[0] != '\0')
 		r = tls_config_new(TLS_SERVER, svid, d->bundle, d->cfg.trust_domain, &id->server);
@@ -158,39 +158,6 @@ make_ident(struct served *wl, struct certs_svid *svid, struct ident **out)
 	}
 	*out = id;
 	return 0;
-}
-
-static void
-bind_listeners(struct served *wl)
-{
-	size_t i;
-	int r;
-
-	if (wl->spec.listen[0] != '\0' && !wl->listening) {
-		if ((r = inbound_listen(wl)) < 0) {
-			log_warn("%s: cannot listen on %s: %s", wl->key, wl->spec.listen, uv_strerror(r));
-			if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
-			    "listen %s: %s", wl->spec.listen, uv_strerror(r)) != 0)
-				wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
-		} else {
-			log_info("%s: mesh listener on %s", wl->key, wl->spec.listen);
-		}
-	}
-	for (i = 0; i < wl->n_up; i++) {
-		struct upstream_rt *up = &wl->up[i];
-
-		if (up->listening)
-			continue;
-		if ((r = outbound_listen(wl, up)) < 0) {
-			log_warn("%s: cannot listen on %s: %s", wl->key, up->spec->listen, uv_strerror(r));
-			if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
-			    "listen %s: %s", up->spec->listen, uv_strerror(r)) != 0)
-				wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
-		} else {
-			log_info("%s: upstream %s -> %s (%s:%u)", wl->key, up->spec->listen,
-			    up->spec->peer, up->spec->target_host, up->spec->target_port);
-		}
-	}
 }
 
 static void
@@ -224,10 +191,14 @@ issue_done(uv_work_t *w, int status)
 	} else {
 		int64_t nb = certs_svid_not_before(id->svid), na = certs_svid_not_after(id->svid);
 		int64_t now = proxy_now_ms() / 1000, at;
+		struct ident *old;
 
-		if (wl->ident != NULL)
-			ident_unref(wl->ident);
+		/* Workers take references under the lock; new handshakes use id at once. */
+		uv_mutex_lock(&d->lock);
+		old = wl->ident;
 		wl->ident = id;
+		uv_mutex_unlock(&d->lock);
+		ident_unref(old);
 		wl->failures = 0;
 		metrics_count(d->metrics, METRICS_SVID_ISSUED, METRICS_INBOUND, "ok", NULL, 1);
 		metrics_svid(d->metrics, wl->key, na);
@@ -235,7 +206,7 @@ issue_done(uv_work_t *w, int status)
 		    certs_svid_serial(id->svid), (long long)(na - now));
 		at = certs_renew_at(nb, na, IDENTITY_MARGIN, randombytes_random());
 		schedule(wl, at > now ? (uint64_t)(at - now) * 1000 : 1000);
-		bind_listeners(wl);
+		workers_send(d, WORKER_SYNC);	/* the first SVID brings the listeners up */
 		record_status(wl, id->svid);
 	}
 	served_unref(wl);

@@ -44,12 +44,12 @@ static void
 in_handshake_done(struct conn *c)
 {
 	c->st = CONN_REQUEST;
-	c->head_cap = c->d->cfg.limits.max_header_bytes;
+	c->head_cap = c->w->limits.max_header_bytes;
 	if ((c->head = malloc(c->head_cap)) == NULL) {
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	conn_deadline(c, c->d->cfg.limits.header_timeout_ms);
+	conn_deadline(c, c->w->limits.header_timeout_ms);
 }
 
 static const struct addr *
@@ -66,7 +66,6 @@ app_for_port(const struct served *wl, uint16_t port)
 static void
 in_head_input(struct conn *c)
 {
-	struct daemon *d = c->d;
 	struct connect_req req;
 	struct policy_decision dec;
 	const struct spiffe_id *src = tls_peer_id(c->tls);
@@ -79,10 +78,10 @@ in_head_input(struct conn *c)
 		return;
 	if (r == CONNECT_E_AGAIN) {
 		r = CONNECT_E_TOO_BIG;
-		metrics_count(d->metrics, METRICS_LIMITS, c->dir, "max_header_bytes", NULL, 1);
+		conn_count(c, METRICS_LIMITS, "max_header_bytes", NULL);
 	}
 	if (r != 0) {
-		metrics_count(d->metrics, METRICS_BAD_REQUESTS, c->dir, connect_reason(r), NULL, 1);
+		conn_count(c, METRICS_BAD_REQUESTS, connect_reason(r), NULL);
 		conn_decide(c, "error", connect_reason(r), 0);
 		if (util_snprintf(why, sizeof(why), "bad request: %s", connect_strerror(r)) != 0)
 			why[0] = '\0';
@@ -103,7 +102,7 @@ in_head_input(struct conn *c)
 		answer(c, 403, why);
 		return;
 	}
-	r = policy_check(d->reader, src, &c->wl->id, req.port, proxy_now_ms() / 1000, &dec);
+	r = policy_check(c->w->reader, src, &c->wl->id, req.port, proxy_now_ms() / 1000, &dec);
 	if (r != 0) {
 		log_warn("policy check failed: %s", policy_strerror(r));
 		conn_decide(c, "error", "policy-unavailable", 0);
@@ -134,7 +133,7 @@ in_head_input(struct conn *c)
 		conn_decide(c, "allow", "rule", dec.rule_id);
 	}
 	c->st = CONN_DIAL_APP;
-	conn_deadline(c, d->cfg.limits.connect_timeout_ms);
+	conn_deadline(c, c->w->limits.connect_timeout_ms);
 	if ((r = conn_dial(c, &c->app, app)) < 0) {
 		c->decision = "error";
 		c->reason = "app-unreachable";
@@ -171,7 +170,8 @@ static void
 on_accept(uv_stream_t *server, int status)
 {
 	struct served *wl = server->data;
-	struct daemon *d = wl->d;
+	struct worker *w = server->loop->data;
+	struct ident *id;
 	struct conn *c;
 	int r;
 
@@ -179,18 +179,22 @@ on_accept(uv_stream_t *server, int status)
 		log_warn("inbound %s: accept: %s", wl->key, uv_strerror(status));
 		return;
 	}
-	if (!daemon_admit(d, wl, METRICS_INBOUND) || wl->ident == NULL ||
-	    wl->ident->server == NULL) {
+	if (!daemon_admit(w, wl, METRICS_INBOUND)) {
 		conn_refuse(server);	/* cheaper than a handshake to say no */
 		return;
 	}
-	if ((c = conn_new(d, wl, METRICS_INBOUND, &inbound_ops)) == NULL)
+	if ((id = served_ident(wl)) == NULL || id->server == NULL ||
+	    (c = conn_new(w, wl, METRICS_INBOUND, &inbound_ops)) == NULL) {
+		ident_unref(id);
+		daemon_release(wl);
+		conn_refuse(server);
 		return;
+	}
+	c->ident = id;
 	if ((r = conn_accept(c, server, &c->net)) < 0) {
 		conn_abort(c, "error", "accept-failed");
 		return;
 	}
-	c->ident = ident_ref(wl->ident);
 	if ((r = tls_session_new(c->ident->server, &c->tls)) != 0) {
 		conn_abort(c, "error", "no-memory");
 		return;
@@ -199,20 +203,21 @@ on_accept(uv_stream_t *server, int status)
 }
 
 int
-inbound_listen(struct served *wl)
+inbound_listen(struct worker *w, struct served *wl)
 {
-	struct daemon *d = wl->d;
+	union listener *lh = &wl->lh[w->index];
 	int r;
 
-	if ((r = uv_tcp_init(d->loop, &wl->lh.tcp)) < 0)
+	if ((r = uv_tcp_init(w->loop, &lh->tcp)) < 0)
 		return r;
-	wl->lh.h.data = wl;
-	wl->refs++;
-	wl->listening = true;
-	if ((r = uv_tcp_bind(&wl->lh.tcp, (const struct sockaddr *)&wl->listen.ss, 0)) < 0 ||
-	    (r = uv_listen(&wl->lh.s, 1024, on_accept)) < 0) {
-		listener_close(&wl->lh, wl);
-		wl->listening = false;
+	lh->h.data = wl;
+	atomic_fetch_add(&wl->refs, 1);
+	atomic_fetch_add(&wl->listeners, 1);
+	wl->listening[w->index] = true;
+	if ((r = worker_bind_tcp(&lh->tcp, &wl->listen)) < 0 ||
+	    (r = uv_listen(&lh->s, 1024, on_accept)) < 0) {
+		wl->listening[w->index] = false;
+		listener_close(lh, wl);
 		return r;
 	}
 	return 0;

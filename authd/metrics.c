@@ -204,6 +204,38 @@ metrics_active(struct metrics *m, enum metrics_dir dir, int delta)
 	m->active[dir] += delta;
 }
 
+void
+metrics_add(struct metrics *dst, const struct metrics *src)
+{
+	size_t c, i;
+
+	if (dst == NULL || src == NULL)
+		return;
+	for (c = 0; c < METRICS_COUNTER_COUNT_; c++) {
+		const struct family *f = &src->fam[c];
+
+		for (i = 0; i < f->n; i++) {
+			const struct series *s = &f->s[i];
+
+			if (s->v != 0)
+				metrics_count(dst, (enum metrics_counter)c, (enum metrics_dir)s->dir, s->l1,
+				    families[c].l2 != NULL ? s->l2 : NULL, s->v);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		dst->bytes[i][0] += src->bytes[i][0];
+		dst->bytes[i][1] += src->bytes[i][1];
+		dst->active[i] += src->active[i];
+	}
+}
+
+void
+metrics_copy(struct metrics *dst, const struct metrics *src)
+{
+	if (dst != NULL && src != NULL)
+		memcpy(dst, src, sizeof(*dst));
+}
+
 static struct svid_gauge *
 svid_find(struct metrics *m, const char *w)
 {

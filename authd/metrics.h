@@ -62,6 +62,15 @@ void metrics_revisions(struct metrics *m, uint64_t policy, uint64_t registry);
 /* authd_ready (1/0), authd_draining (1/0). */
 void metrics_state(struct metrics *m, int ready, int draining);
 
+/*
+ * Add src's counters, bytes and active connections into dst (one loop's
+ * connection metrics into the daemon's, at render time). Gauges the daemon
+ * sets (SVID expiry, revisions, ready, draining) are not added.
+ */
+void metrics_add(struct metrics *dst, const struct metrics *src);
+/* dst becomes a copy of src. */
+void metrics_copy(struct metrics *dst, const struct metrics *src);
+
 /* Append the whole exposition, with # HELP and # TYPE lines, judged at now. */
 void metrics_render(const struct metrics *m, int64_t now, struct strbuf *out);
 #endif

@@ -48,6 +48,7 @@ static void
 out_dialed(struct conn *c, int status)
 {
 	struct upstream_rt *up = c->up;
+	struct tls_ticket **t;
 	int r;
 
 	if (status < 0) {
@@ -55,16 +56,16 @@ out_dialed(struct conn *c, int status)
 		conn_abort(c, "error", "peer-unreachable");
 		return;
 	}
-	c->ident = ident_ref(c->wl->ident);
 	if (tls_session_new(c->ident->client, &c->tls) != 0 ||
 	    (up->has_expect && tls_session_set_expected_peer(c->tls, &up->expect) != 0)) {
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	if (up->ticket != NULL && (r = tls_session_use_ticket(c->tls, up->ticket)) != 0) {
+	t = &up->ticket[c->w->index];
+	if (*t != NULL && (r = tls_session_use_ticket(c->tls, *t)) != 0) {
 		/* Expired peer certificate or another peer: forget it, go full. */
-		tls_ticket_free(up->ticket);
-		up->ticket = NULL;
+		tls_ticket_free(*t);
+		*t = NULL;
 	}
 	conn_start_tls(c);
 }
@@ -93,7 +94,7 @@ out_handshake_done(struct conn *c)
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	conn_deadline(c, c->d->cfg.limits.connect_timeout_ms);
+	conn_deadline(c, c->w->limits.connect_timeout_ms);
 }
 
 static void
@@ -109,7 +110,7 @@ out_head_input(struct conn *c)
 	if (r == CONNECT_E_AGAIN && c->head_len < c->head_cap)
 		return;
 	if (r != 0) {
-		metrics_count(c->d->metrics, METRICS_BAD_REQUESTS, c->dir, connect_reason(r), NULL, 1);
+		conn_count(c, METRICS_BAD_REQUESTS, connect_reason(r), NULL);
 		conn_abort(c, "error", "bad-response");
 		return;
 	}
@@ -122,8 +123,8 @@ out_head_input(struct conn *c)
 	}
 	/* A TLS 1.3 ticket arrives after the handshake; tls_read has seen it by now. */
 	if (tls_session_save_ticket(c->tls, &t) == 0) {
-		tls_ticket_free(up->ticket);
-		up->ticket = t;
+		tls_ticket_free(up->ticket[c->w->index]);
+		up->ticket[c->w->index] = t;
 	}
 	conn_decide(c, "allow", "ok", 0);
 	c->head_used = used;
@@ -135,22 +136,26 @@ on_accept(uv_stream_t *server, int status)
 {
 	struct upstream_rt *up = server->data;
 	struct served *wl = up->wl;
-	struct daemon *d = wl->d;
+	struct worker *w = server->loop->data;
+	struct ident *id;
 	struct conn *c;
 
 	if (status < 0) {
 		log_warn("outbound %s: accept: %s", wl->key, uv_strerror(status));
 		return;
 	}
-	if (!daemon_admit(d, wl, METRICS_OUTBOUND) || wl->ident == NULL ||
-	    wl->ident->client == NULL) {
+	if (!daemon_admit(w, wl, METRICS_OUTBOUND)) {
 		conn_refuse(server);
 		return;
 	}
-	if ((c = conn_new(d, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL) {
+	if ((id = served_ident(wl)) == NULL || id->client == NULL ||
+	    (c = conn_new(w, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL) {
+		ident_unref(id);
+		daemon_release(wl);
 		conn_refuse(server);
 		return;
 	}
+	c->ident = id;
 	c->up = up;
 	if (conn_accept(c, server, &c->app) < 0) {
 		conn_abort(c, "error", "accept-failed");
@@ -159,44 +164,48 @@ on_accept(uv_stream_t *server, int status)
 	if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer) != 0)
 		c->peer_addr[0] = '\0';
 	c->st = CONN_DIAL_PEER;
-	conn_deadline(c, d->cfg.limits.connect_timeout_ms);
+	conn_deadline(c, w->limits.connect_timeout_ms);
 	if (conn_dial(c, &c->net, &up->peer) < 0)
 		conn_abort(c, "error", "peer-unreachable");
 }
 
 int
-outbound_listen(struct served *wl, struct upstream_rt *up)
+outbound_listen(struct worker *w, struct served *wl, struct upstream_rt *up)
 {
-	struct daemon *d = wl->d;
+	union listener *lh = &up->lh[w->index];
 	int r;
 
 	if (addr_is_unix(&up->listen)) {
 		const char *path = ((const struct sockaddr_un *)&up->listen.ss)->sun_path;
-
-		if ((r = uv_pipe_init(d->loop, &up->lh.pipe, 0)) < 0)
-			return r;
-		up->lh.h.data = up;
-		wl->refs++;
-		up->listening = true;
 		struct stat st;
 
+		/* A unix socket cannot be shared: the first worker serves it. */
+		if (w->index != 0)
+			return 0;
+		if ((r = uv_pipe_init(w->loop, &lh->pipe, 0)) < 0)
+			return r;
+		lh->h.data = up;
+		atomic_fetch_add(&wl->refs, 1);
+		atomic_fetch_add(&wl->listeners, 1);
+		up->listening[w->index] = true;
 		/* A socket left by an earlier run; never anything else. */
 		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 			(void)unlink(path);
-		r = uv_pipe_bind(&up->lh.pipe, path);
+		r = uv_pipe_bind(&lh->pipe, path);
 	} else {
-		if ((r = uv_tcp_init(d->loop, &up->lh.tcp)) < 0)
+		if ((r = uv_tcp_init(w->loop, &lh->tcp)) < 0)
 			return r;
-		up->lh.h.data = up;
-		wl->refs++;
-		up->listening = true;
-		r = uv_tcp_bind(&up->lh.tcp, (const struct sockaddr *)&up->listen.ss, 0);
+		lh->h.data = up;
+		atomic_fetch_add(&wl->refs, 1);
+		atomic_fetch_add(&wl->listeners, 1);
+		up->listening[w->index] = true;
+		r = worker_bind_tcp(&lh->tcp, &up->listen);
 	}
 	if (r == 0)
-		r = uv_listen(&up->lh.s, 1024, on_accept);
+		r = uv_listen(&lh->s, 1024, on_accept);
 	if (r < 0) {
-		listener_close(&up->lh, wl);
-		up->listening = false;
+		up->listening[w->index] = false;
+		listener_close(lh, wl);
 	}
 	return r;
 }

@@ -1,7 +1,13 @@
 /*
- * The daemon's runtime: what daemon.c, identity.c, conn.c, inbound.c and
- * outbound.c share. Everything here lives on the one loop thread, except
- * the signing job identity.c hands to libuv's thread pool.
+ * The daemon's runtime: what daemon.c, worker.c, identity.c, conn.c,
+ * inbound.c and outbound.c share.
+ *
+ * Threads: the main loop owns the daemon (signals, admin, the store watch,
+ * identities, the served set); one worker per core (the main loop is worker
+ * 0) owns its listeners (SO_REUSEPORT, so the kernel spreads connections),
+ * its connections, its LMDB reader and its metrics. Workers read the served
+ * set and swap in identities under d->lock; reference counts that cross
+ * threads are atomic. SVID signing runs on libuv's thread pool.
  *
  * Layers, bottom up, so a multiplexed transport can replace the middle one
  * later without touching identity or policy:
@@ -15,6 +21,7 @@
 #ifndef AUTHD_AUTHD_PROXY_H
 #define AUTHD_AUTHD_PROXY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -38,8 +45,10 @@ struct tls_config;
 struct tls_session;
 struct tls_ticket;
 
-/* Size of the loop's shared read buffer (one socket read at a time). */
+/* Size of a worker's shared read buffer (one socket read at a time). */
 #define PROXY_READ_MAX 65536
+/* Most loops (workers) a daemon runs. */
+#define PROXY_WORKERS_MAX 64
 /* Longest "NS/NAME". */
 #define PROXY_KEY_MAX (2 * WORKLOAD_NAME_MAX + 1)
 
@@ -49,7 +58,7 @@ struct tls_ticket;
  * for new handshakes while established ones keep theirs.
  */
 struct ident {
-	unsigned refs;
+	atomic_uint refs;
 	struct certs_svid *svid;
 	struct tls_config *server;	/* NULL without an inbound listener */
 	struct tls_config *client;	/* NULL without upstreams */
@@ -72,25 +81,25 @@ struct upstream_rt {
 	struct addr listen, peer;
 	struct spiffe_id expect;
 	bool has_expect;
-	union listener lh;
-	bool listening;
-	struct tls_ticket *ticket;	/* for resumption with this peer */
+	union listener *lh;		/* one per worker */
+	bool *listening;		/* one per worker; owned by that worker */
+	struct tls_ticket **ticket;	/* one per worker: for resumption with this peer */
 };
 
 /* A workload this daemon serves. */
 struct served {
 	struct daemon *d;
 	struct served *next;
-	unsigned refs;			/* the daemon's list, connections, open handles */
+	atomic_uint refs;		/* the daemon's list, connections, open handles */
 	char key[PROXY_KEY_MAX + 1];	/* "NS/NAME" */
 	struct workload spec;
 	bool from_config;
 	bool removed;			/* no longer served; freed when the last ref goes */
 	struct spiffe_id id;
-	struct ident *ident;		/* current identity, NULL until the first SVID */
+	struct ident *ident;		/* current identity, NULL until the first SVID (d->lock) */
 	struct addr listen;
-	union listener lh;
-	bool listening;
+	union listener *lh;		/* one per worker */
+	bool *listening;		/* one per worker; owned by that worker */
 	struct addr apps[WORKLOAD_APPS_MAX];
 	size_t n_up;
 	struct upstream_rt up[WORKLOAD_UPSTREAMS_MAX];
@@ -98,8 +107,37 @@ struct served {
 	bool renew_open;
 	bool queued;			/* waiting in or running in the issuance queue */
 	unsigned failures;		/* issuance failures in a row */
-	unsigned active;		/* connections */
-	char listen_error[128];		/* why a listener did not bind, for /readyz */
+	atomic_uint active;		/* connections, all workers */
+	atomic_uint listeners;		/* listener handles open, all workers */
+	char listen_error[128];		/* why a listener did not bind, for /readyz (d->lock) */
+};
+
+/* Commands the main loop sends a worker (bits of worker.cmd). */
+enum worker_cmd {
+	WORKER_SYNC = 1,		/* bind listeners of new workloads, close removed ones */
+	WORKER_DRAIN = 2,		/* close every listener */
+	WORKER_CLOSE_ALL = 4,		/* close every connection (drain deadline) */
+	WORKER_EXIT = 8,		/* close the wake handle and let the loop end */
+};
+
+/* A loop with its own listeners and connections. */
+struct worker {
+	struct daemon *d;
+	unsigned index;
+	uv_loop_t *loop;		/* worker 0: the main loop */
+	uv_loop_t own_loop;		/* workers 1..n-1 */
+	uv_thread_t thread;
+	bool started;
+	uv_async_t wake;
+	atomic_uint cmd;
+	struct config_limits limits;	/* a copy, refreshed on SYNC: reloads do not race */
+	struct policy_reader *reader;
+	/* Connection metrics; the admin handler adds them up under mlock. */
+	struct metrics *metrics;
+	uv_mutex_t mlock;
+	struct conn *conns;
+	bool draining;
+	uint8_t rbuf[PROXY_READ_MAX];
 };
 
 struct daemon {
@@ -116,10 +154,14 @@ struct daemon {
 	struct metrics *metrics;
 	struct admin *admin;
 	struct served *served;
-	struct conn *conns;		/* all open connections */
-	unsigned active;
+	struct served *retired;		/* removed, listeners still closing on some worker */
+	uv_mutex_t lock;		/* served, retired, ident swaps, listen_error */
+	struct worker *workers[PROXY_WORKERS_MAX];
+	unsigned n_workers;
+	atomic_uint active;		/* connections, all workers */
 	uint64_t policy_rev, registry_rev;
 	bool draining;
+	bool drain_forced;		/* the deadline passed; WORKER_CLOSE_ALL sent */
 	int exit_code;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t tick;		/* revision checks and drain deadline */
@@ -137,7 +179,6 @@ struct daemon {
 	/* Dev mode's sample apps. */
 	uv_tcp_t dev_apps[2];
 	size_t n_dev_apps;
-	uint8_t rbuf[PROXY_READ_MAX];
 };
 
 /* ---- Connections (conn.c) ------------------------------------------------ */
@@ -183,6 +224,7 @@ struct tunnel_ops {
 
 struct conn {
 	struct daemon *d;
+	struct worker *w;		/* the loop it lives on */
 	struct conn *prev, *next;
 	struct served *wl;
 	struct upstream_rt *up;		/* outbound only */
@@ -217,8 +259,10 @@ struct conn {
 	char trace_id[33];
 };
 
-struct conn *conn_new(struct daemon *d, struct served *wl, enum metrics_dir dir,
+struct conn *conn_new(struct worker *w, struct served *wl, enum metrics_dir dir,
     const struct tunnel_ops *ops);
+/* Count into the worker's metrics (locked: the admin handler reads them). */
+void conn_count(struct conn *c, enum metrics_counter k, const char *l1, const char *l2);
 /*
  * Accept a client of server and close it at once: over a limit, or no
  * identity yet. Nothing is read or written, nothing logged but the counter
@@ -259,8 +303,15 @@ void daemon_close_handles(uv_loop_t *loop);
 /* A served workload's readiness: an unexpired SVID and its listeners bound. */
 bool served_ready(const struct served *wl, int64_t now);
 void served_unref(struct served *wl);
-/* Whether the daemon accepts another connection for wl; counts the limit when not. */
-bool daemon_admit(struct daemon *d, struct served *wl, enum metrics_dir dir);
+/*
+ * Whether worker w may take another connection for wl: reserves the slot
+ * (released by the connection's end, or daemon_release when no connection
+ * is made after all); counts the limit when not.
+ */
+bool daemon_admit(struct worker *w, struct served *wl, enum metrics_dir dir);
+void daemon_release(struct served *wl);
+/* The workload's current identity, referenced (NULL before the first SVID). */
+struct ident *served_ident(struct served *wl);
 
 /* identity.c */
 /* Queue wl for an SVID now (first issuance or renewal). */
@@ -270,13 +321,25 @@ void identity_stop(struct served *wl);
 /* Cancel nothing, but wait: true while a signing job runs (the loop must not close). */
 bool identity_busy(const struct daemon *d);
 
-/* inbound.c and outbound.c: start and stop a workload's listeners. */
-int inbound_listen(struct served *wl);
-int outbound_listen(struct served *wl, struct upstream_rt *up);
+/* inbound.c and outbound.c: a workload's listeners on worker w. */
+int inbound_listen(struct worker *w, struct served *wl);
+int outbound_listen(struct worker *w, struct served *wl, struct upstream_rt *up);
 void listener_close(union listener *lh, struct served *wl);
 
-/* Close every connection now (end of drain). */
-void conn_close_all(struct daemon *d);
+/* worker.c */
+/* Create n workers (worker 0 on the main loop) and start the others' threads. */
+int workers_start(struct daemon *d, unsigned n) AD_MUST_CHECK;
+/* Send cmd to every worker (worker 0 runs it at once, on the caller's thread). */
+void workers_send(struct daemon *d, unsigned cmd);
+/* Join the threads and free the workers (after every loop has ended). */
+void workers_stop(struct daemon *d);
+/* Add every worker's connection metrics into out. */
+void workers_metrics(struct daemon *d, struct metrics *out);
+/* Open a listening socket with SO_REUSEPORT (TCP), for one worker's listener. */
+int worker_bind_tcp(uv_tcp_t *h, const struct addr *a) AD_MUST_CHECK;
+
+/* Close every connection of w now (end of drain). */
+void conn_close_all(struct worker *w);
 
 /* dev.c */
 /* Prepare a dev state dir (CA, store, workloads, policy); fills cfg. */

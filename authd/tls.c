@@ -82,12 +82,15 @@ struct tls_config {
 	struct spiffe_id expected;
 	int64_t (*now)(void *arg);
 	void *now_arg;
-	/*
-	 * The session inside mbedtls_ssl_handshake(): mbedTLS's ticket
-	 * callbacks get only the config, and need the connection's peer.
-	 */
-	struct tls_session *cur;
 };
+
+/*
+ * The session inside mbedtls_ssl_handshake() on this thread: mbedTLS's
+ * ticket callbacks get only the config, and need the connection's peer. A
+ * handshake runs to its return on one thread, so a thread-local pointer
+ * lets loops on several threads share one config (and its ticket keys).
+ */
+static _Thread_local struct tls_session *tls_cur;
 
 struct tls_session {
 	struct tls_config *cfg;
@@ -311,7 +314,7 @@ ticket_write(void *arg, const mbedtls_ssl_session *session, unsigned char *start
     const unsigned char *end, size_t *tlen, uint32_t *lifetime)
 {
 	struct tls_config *cfg = arg;
-	struct tls_session *s = cfg->cur;
+	struct tls_session *s = tls_cur;
 	size_t cap = (size_t)(end - start), inner_len = 0, pt_len, ct_len = 0;
 	const struct spiffe_id *peer;
 	int64_t not_after;
@@ -356,7 +359,7 @@ static int
 ticket_parse(void *arg, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
 {
 	struct tls_config *cfg = arg;
-	struct tls_session *s = cfg->cur;
+	struct tls_session *s = tls_cur;
 	size_t pt_len = 0, inner_len, id_len;
 	struct spiffe_id id;
 	int64_t not_after;
@@ -742,9 +745,9 @@ tls_handshake(struct tls_session *s)
 	if (s->done)
 		return 0;
 	s->started = true;
-	s->cfg->cur = s;
+	tls_cur = s;
 	r = mbedtls_ssl_handshake(&s->ssl);
-	s->cfg->cur = NULL;
+	tls_cur = NULL;
 	if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
 		return TLS_E_AGAIN;
 	if (r != 0)

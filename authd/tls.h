@@ -16,8 +16,10 @@
  * peer's verified SPIFFE ID is carried in the ticket (a TLS 1.3 resumption
  * sends no certificate), so tls_peer_id() holds after resumption too.
  *
- * Threading: a config and all its sessions belong to one thread (the event
- * loop's). Error codes are TLS_E_* below, or CERTS_E_* from tls_config_new.
+ * Threading: a config may be shared by sessions on several threads (one
+ * loop per core shares each workload's configs and so its ticket keys); a
+ * session belongs to one thread. Configure a config before sharing it.
+ * Error codes are TLS_E_* below, or CERTS_E_* from tls_config_new.
  */
 #ifndef AUTHD_AUTHD_TLS_H
 #define AUTHD_AUTHD_TLS_H

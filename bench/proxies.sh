@@ -270,6 +270,7 @@ store: $d/store.mdb
 admin: 127.0.0.1:$admin
 access_log: "off"
 log_level: warn
+workers: 1   # one loop: the server is pinned to one core, like every peer here
 limits:
   idle_timeout: 1h
   max_connections: 30000

@@ -363,6 +363,15 @@ TEST(count_bounds)
 	REQUIRE(y != NULL);
 	EXPECT_BAD(y, "line 24: workloads[0].upstreams: more than 16 upstreams");
 	free(y);
+
+	/* Event loops: 0 (one per CPU) .. CONFIG_WORKERS_MAX. */
+	EXPECT_OK(parse(&c, "workers: 0\n", err));
+	EXPECT_EQ(c.workers, 0u);
+	EXPECT_OK(parse(&c, "workers: 64\n", err));
+	EXPECT_EQ(c.workers, 64u);
+	EXPECT_BAD("workers: 65\n", "line 1: workers: ");
+	EXPECT_BAD("workers: -1\n", "line 1: workers: ");
+	EXPECT_EQ(c.workers, 64u);
 	config_free(&c);
 }
 
