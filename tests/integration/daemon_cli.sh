@@ -120,6 +120,7 @@ admin: 127.0.0.1:15101
 access_log: $T/limits.log
 limits:
   idle_timeout: 1s
+  handshake_timeout: 1s
   max_connections_per_workload: 1
 workloads:
   - name: api
@@ -159,6 +160,13 @@ check_output "the limit is counted" \
 	curl -s http://127.0.0.1:15101/metrics
 check_output "so is the idle timeout" \
 	'^authd_limit_hits_total\{direction="(inbound|outbound)",limit="idle_timeout"\} [1-9]' \
+	curl -s http://127.0.0.1:15101/metrics
+check_output "a client that never starts its handshake is dropped" "^dropped$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 15109)); s.settimeout(10)
+print("dropped" if s.recv(1) == b"" else "open")'
+check_output "and the handshake timeout is counted" \
+	'^authd_limit_hits_total\{direction="inbound",limit="handshake_timeout"\} 1$' \
 	curl -s http://127.0.0.1:15101/metrics
 check_output "the idle close is logged as how it ended" '"decision":"allow".*"end":"idle-timeout"' cat "$T/limits.log"
 kill -TERM $lim_pid
