@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "authd/buf.h"
+#include "authd/http1.h"
 
 /* The longest target: a 255-byte name, ':' and five digits. */
 #define TARGET_MAX (255 + 1 + 5)
@@ -29,21 +30,12 @@ static const char version_11[] = "HTTP/1.1";
 #define METHOD_LEN (sizeof(method_connect) - 1)
 #define VERSION_LEN (sizeof(version_11) - 1)
 
-/* One line of a head: its bytes without the line ending. */
-struct line {
-	const uint8_t *s;
-	size_t n;
-	bool complete;		/* a CR follows s[n - 1]; the content is final */
-};
-
 struct field {
 	const uint8_t *name;
 	size_t name_len;
 	const uint8_t *value;	/* without surrounding whitespace */
 	size_t value_len;
 };
-
-typedef int (*line_fn)(void *ctx, size_t idx, const struct line *l);
 
 struct req_ctx {
 	struct connect_req *req;
@@ -59,78 +51,24 @@ struct resp_ctx {
 	bool has_deny;
 };
 
-static bool
-is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_hex(int c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* Trace context allows only lower-case hex. */
 static bool
 is_lhex(int c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f');
-}
-
-static bool
-is_ows(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* RFC 9110 section 5.6.2. */
-static bool
-is_tchar(int c)
-{
-	if (is_alpha(c) || is_digit(c))
-		return true;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-	case '+': case '-': case '.': case '^': case '_': case '`': case '|':
-	case '~':
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* A byte of a request-line or status-line token: VCHAR or obs-text. */
-static bool
-is_token_char(int c)
-{
-	return c > 0x20 && c != 0x7f;
-}
-
-/* field-vchar, SP or HTAB (RFC 9110 section 5.5): no CTL but HTAB. */
-static bool
-is_field_char(int c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return http1_is_digit(c) || (c >= 'a' && c <= 'f');
 }
 
 /* RFC 3986 unreserved: all a reg-name may hold without percent-encoding. */
 static bool
 is_host_char(int c)
 {
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+	return http1_is_alpha(c) || http1_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static bool
 is_ipv6_char(int c)
 {
-	return is_hex(c) || c == ':' || c == '.';
+	return http1_is_hex(c) || c == ':' || c == '.';
 }
 
 static bool
@@ -139,27 +77,10 @@ is_authority_char(int c)
 	return is_host_char(c) || c == ':' || c == '[' || c == ']';
 }
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static bool
-eq_nocase(const uint8_t *a, size_t an, const char *b, size_t bn)
-{
-	if (an != bn)
-		return false;
-	for (size_t i = 0; i < an; i++)
-		if (lower(a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
-}
-
 static bool
 name_is(const struct field *f, const char *name)
 {
-	return eq_nocase(f->name, f->name_len, name, strlen(name));
+	return http1_eq_nocase(f->name, f->name_len, name, strlen(name));
 }
 
 static bool
@@ -169,30 +90,6 @@ all(const uint8_t *s, size_t n, bool (*pred)(int))
 		if (!pred(s[i]))
 			return false;
 	return true;
-}
-
-/* The next byte, or -1 at the end. */
-static int
-peek(const struct buf *b)
-{
-	return buf_left(b) > 0 ? b->r[b->off] : -1;
-}
-
-/*
- * Consume the run of bytes that satisfy pred. Returns where the run starts
- * (never NULL for a cursor over real bytes) and its length in *n.
- */
-static const uint8_t *
-take(struct buf *b, bool (*pred)(int), size_t *n)
-{
-	const uint8_t *s = b->r + b->off;
-	size_t k = 0, left = buf_left(b);
-
-	while (k < left && pred(s[k]))
-		k++;
-	(void)buf_get_bytes(b, k);
-	*n = k;
-	return s;
 }
 
 /*
@@ -223,58 +120,12 @@ sanitise(char *dst, size_t size, const uint8_t *s, size_t n)
 }
 
 /*
- * Split p[0..len) into CRLF-terminated lines and hand each to fn, the last
- * one possibly incomplete. Only the first CONNECT_HEAD_MAX bytes are looked
- * at: a head that does not end within them is too big. On 0, *head_len is
- * the offset just past the empty line.
- */
-static int
-scan_head(const uint8_t *p, size_t len, line_fn fn, void *ctx, size_t *head_len)
-{
-	struct buf b;
-	int err;
-
-	buf_reader(&b, p, len < CONNECT_HEAD_MAX ? len : CONNECT_HEAD_MAX);
-	for (size_t idx = 0;; idx++) {
-		const uint8_t *s = b.r + b.off;
-		size_t left = buf_left(&b), i = 0;
-		struct line l;
-
-		while (i < left && s[i] != '\r' && s[i] != '\n')
-			i++;
-		l.s = s;
-		l.n = i;
-		l.complete = i < left && s[i] == '\r';
-		/* After the start line an empty line ends the head. */
-		if (idx == 0 || i > 0 || !l.complete) {
-			err = fn(ctx, idx, &l);
-			if (err != 0)
-				return err;
-		}
-		if (i == left)
-			break;
-		if (s[i] == '\n')
-			return CONNECT_E_SYNTAX;	/* bare LF */
-		if (i + 1 == left)
-			break;
-		if (s[i + 1] != '\n')
-			return CONNECT_E_SYNTAX;	/* bare CR */
-		(void)buf_get_bytes(&b, i + 2);
-		if (idx > 0 && i == 0) {
-			*head_len = b.off;
-			return 0;
-		}
-	}
-	return len >= CONNECT_HEAD_MAX ? CONNECT_E_TOO_BIG : CONNECT_E_AGAIN;
-}
-
-/*
  * A header field line (RFC 9112 section 5): name ":" OWS value OWS. A line
  * starting with whitespace is an obs-fold continuation or hides a name,
  * and whitespace before the colon is forbidden; both are rejected.
  */
 static int
-parse_field(const struct line *l, size_t idx, struct field *f)
+parse_field(const struct http1_line *l, size_t idx, struct field *f)
 {
 	struct buf b;
 	const uint8_t *v;
@@ -286,20 +137,20 @@ parse_field(const struct line *l, size_t idx, struct field *f)
 	if (idx > CONNECT_HEADERS_MAX)
 		return CONNECT_E_HEADERS;
 	buf_reader(&b, l->s, l->n);
-	if (is_ows(peek(&b)))
+	if (http1_is_ows(http1_peek(&b)))
 		return CONNECT_E_SYNTAX;
-	f->name = take(&b, is_tchar, &f->name_len);
-	c = peek(&b);
+	f->name = http1_take(&b, http1_is_tchar, &f->name_len);
+	c = http1_peek(&b);
 	if (c < 0)
 		return l->complete ? CONNECT_E_SYNTAX : 0;
 	if (c != ':' || f->name_len == 0)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
-	(void)take(&b, is_ows, &n);
-	v = take(&b, is_field_char, &vn);
+	(void)http1_take(&b, http1_is_ows, &n);
+	v = http1_take(&b, http1_is_field_char, &vn);
 	if (buf_left(&b) > 0)
 		return CONNECT_E_SYNTAX;	/* a control byte in the value */
-	while (vn > 0 && is_ows(v[vn - 1]))
+	while (vn > 0 && http1_is_ows(v[vn - 1]))
 		vn--;
 	f->value = v;
 	f->value_len = vn;
@@ -320,7 +171,7 @@ is_dotted_quad(const uint8_t *s, size_t n)
 
 		if (part > 0 && buf_get_u8(&b) != '.')
 			return false;
-		d = take(&b, is_digit, &dn);
+		d = http1_take(&b, http1_is_digit, &dn);
 		if (dn == 0 || dn > 3 || (dn > 1 && d[0] == '0'))
 			return false;
 		for (size_t i = 0; i < dn; i++)
@@ -339,8 +190,8 @@ static bool
 is_numeric_label(const uint8_t *s, size_t n)
 {
 	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		return all(s + 2, n - 2, is_hex);
-	return n > 0 && all(s, n, is_digit);
+		return all(s + 2, n - 2, http1_is_hex);
+	return n > 0 && all(s, n, http1_is_digit);
 }
 
 /*
@@ -378,9 +229,9 @@ parse_target(const uint8_t *t, size_t n, struct connect_req *req)
 	unsigned long port = 0;
 
 	buf_reader(&b, t, n);
-	if (peek(&b) == '[') {
+	if (http1_peek(&b) == '[') {
 		(void)buf_get_u8(&b);
-		h = take(&b, is_ipv6_char, &hn);
+		h = http1_take(&b, is_ipv6_char, &hn);
 		if (buf_get_u8(&b) != ']' || hn == 0 || hn >= sizeof(ip))
 			return CONNECT_E_TARGET;
 		memcpy(ip, h, hn);
@@ -388,13 +239,13 @@ parse_target(const uint8_t *t, size_t n, struct connect_req *req)
 		if (inet_pton(AF_INET6, ip, &a6) != 1)
 			return CONNECT_E_TARGET;
 	} else {
-		h = take(&b, is_host_char, &hn);
+		h = http1_take(&b, is_host_char, &hn);
 		if (hn == 0 || hn >= sizeof(req->host) || !is_valid_name(h, hn))
 			return CONNECT_E_TARGET;
 	}
 	if (buf_get_u8(&b) != ':')
 		return CONNECT_E_TARGET;
-	d = take(&b, is_digit, &dn);
+	d = http1_take(&b, http1_is_digit, &dn);
 	if (!buf_ok(&b) || buf_left(&b) > 0 || dn == 0 || dn > 5 || d[0] == '0')
 		return CONNECT_E_TARGET;
 	for (size_t i = 0; i < dn; i++)
@@ -409,7 +260,7 @@ parse_target(const uint8_t *t, size_t n, struct connect_req *req)
 
 /* request-line = method SP request-target SP HTTP-version */
 static int
-parse_request_line(const struct line *l, struct req_ctx *c)
+parse_request_line(const struct http1_line *l, struct req_ctx *c)
 {
 	struct buf b;
 	const uint8_t *m, *t, *v;
@@ -417,10 +268,10 @@ parse_request_line(const struct line *l, struct req_ctx *c)
 	int ch, err;
 
 	buf_reader(&b, l->s, l->n);
-	m = take(&b, is_tchar, &mn);
+	m = http1_take(&b, http1_is_tchar, &mn);
 	if (mn > METHOD_LEN || memcmp(m, method_connect, mn) != 0)
 		return CONNECT_E_METHOD;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (mn == 0)
@@ -433,10 +284,10 @@ parse_request_line(const struct line *l, struct req_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	t = take(&b, is_token_char, &tn);
+	t = http1_take(&b, http1_is_token_char, &tn);
 	if (tn > TARGET_MAX || !all(t, tn, is_authority_char))
 		return CONNECT_E_TARGET;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (tn == 0)
@@ -450,10 +301,10 @@ parse_request_line(const struct line *l, struct req_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	v = take(&b, is_token_char, &vn);
+	v = http1_take(&b, http1_is_token_char, &vn);
 	if (vn > VERSION_LEN || memcmp(v, version_11, vn) != 0)
 		return CONNECT_E_VERSION;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -510,7 +361,7 @@ request_field(struct req_ctx *c, const struct field *f)
 		if (c->has_host)
 			return CONNECT_E_DUP;
 		c->has_host = true;
-		if (!eq_nocase(f->value, f->value_len, (const char *)c->target, c->target_len))
+		if (!http1_eq_nocase(f->value, f->value_len, (const char *)c->target, c->target_len))
 			return CONNECT_E_HOST;
 	} else if (name_is(f, "traceparent")) {
 		/* Trace Context: several traceparent fields make it invalid. */
@@ -531,7 +382,7 @@ request_field(struct req_ctx *c, const struct field *f)
 }
 
 static int
-request_line(void *ctx, size_t idx, const struct line *l)
+request_line(void *ctx, size_t idx, const struct http1_line *l)
 {
 	struct req_ctx *c = ctx;
 	struct field f;
@@ -543,6 +394,21 @@ request_line(void *ctx, size_t idx, const struct line *l)
 	if (err != 0 || !l->complete)
 		return err;
 	return request_field(c, &f);
+}
+
+/* Frame a head into lines (http1.h), in this parser's error codes. */
+static int
+scan_head(const uint8_t *p, size_t len, http1_line_fn fn, void *ctx, size_t *head_len)
+{
+	int r = http1_scan_head(p, len, CONNECT_HEAD_MAX, fn, ctx, head_len);
+
+	if (r == HTTP1_AGAIN)
+		return CONNECT_E_AGAIN;
+	if (r == HTTP1_TOO_BIG)
+		return CONNECT_E_TOO_BIG;
+	if (r == HTTP1_SYNTAX)
+		return CONNECT_E_SYNTAX;
+	return r;
 }
 
 int
@@ -569,7 +435,7 @@ out:
 
 /* status-line = HTTP-version SP status-code SP [ reason-phrase ] */
 static int
-parse_status_line(const struct line *l, struct resp_ctx *c)
+parse_status_line(const struct http1_line *l, struct resp_ctx *c)
 {
 	struct buf b;
 	const uint8_t *v, *d;
@@ -577,10 +443,10 @@ parse_status_line(const struct line *l, struct resp_ctx *c)
 	int ch;
 
 	buf_reader(&b, l->s, l->n);
-	v = take(&b, is_token_char, &vn);
+	v = http1_take(&b, http1_is_token_char, &vn);
 	if (vn > VERSION_LEN || memcmp(v, version_11, vn) != 0)
 		return CONNECT_E_VERSION;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -591,10 +457,10 @@ parse_status_line(const struct line *l, struct resp_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	d = take(&b, is_digit, &dn);
+	d = http1_take(&b, http1_is_digit, &dn);
 	if (dn > 3 || (dn > 0 && (d[0] < '1' || d[0] > '5')))
 		return CONNECT_E_SYNTAX;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (dn < 3)
@@ -604,7 +470,7 @@ parse_status_line(const struct line *l, struct resp_ctx *c)
 		if (ch != ' ')
 			return CONNECT_E_SYNTAX;
 		(void)buf_get_u8(&b);
-		(void)take(&b, is_field_char, &rn);
+		(void)http1_take(&b, http1_is_field_char, &rn);
 		if (buf_left(&b) > 0)
 			return CONNECT_E_SYNTAX;
 	}
@@ -634,7 +500,7 @@ response_field(struct resp_ctx *c, const struct field *f)
 }
 
 static int
-response_line(void *ctx, size_t idx, const struct line *l)
+response_line(void *ctx, size_t idx, const struct http1_line *l)
 {
 	struct resp_ctx *c = ctx;
 	struct field f;

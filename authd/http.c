@@ -19,95 +19,24 @@
 #include <strings.h>
 
 #include "authd/buf.h"
+#include "authd/http1.h"
 #include "authd/strbuf.h"
 
 static const char version_prefix[] = "HTTP/1.";
 #define VERSION_LEN (sizeof(version_prefix) - 1 + 1)
-
-struct line {
-	const uint8_t *s;
-	size_t n;
-	bool complete;		/* a CR follows s[n - 1]; the content is final */
-};
 
 struct req_ctx {
 	struct http_request *req;
 	bool has_host;
 };
 
-static bool
-is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_hex(int c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool
-is_ows(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* RFC 9110 section 5.6.2. */
-static bool
-is_tchar(int c)
-{
-	if (is_alpha(c) || is_digit(c))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* A byte of a request-line token: VCHAR or obs-text. */
-static bool
-is_token_char(int c)
-{
-	return c > 0x20 && c != 0x7f;
-}
-
-/* field-vchar, SP or HTAB (RFC 9110 section 5.5). */
-static bool
-is_field_char(int c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 /* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':' and '@'. */
 static bool
 is_pchar(int c)
 {
-	if (is_alpha(c) || is_digit(c))
+	if (http1_is_alpha(c) || http1_is_digit(c))
 		return true;
 	return c != '\0' && strchr("-._~!$&'()*+,;=:@", c) != NULL;
-}
-
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static bool
-eq_nocase(const uint8_t *a, size_t an, const char *b)
-{
-	size_t bn = strlen(b);
-
-	if (an != bn)
-		return false;
-	for (size_t i = 0; i < an; i++)
-		if (lower(a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
 }
 
 /* s[0..n) is a prefix of word (case-sensitive). */
@@ -117,71 +46,31 @@ is_prefix(const uint8_t *s, size_t n, const char *word)
 	return n <= strlen(word) && memcmp(s, word, n) == 0;
 }
 
-static int
-peek(const struct buf *b)
-{
-	return buf_left(b) > 0 ? b->r[b->off] : -1;
-}
-
-/* Consume the run of bytes that satisfy pred; *n gets its length. */
-static const uint8_t *
-take(struct buf *b, bool (*pred)(int), size_t *n)
-{
-	const uint8_t *s = b->r + b->off;
-	size_t k = 0, left = buf_left(b);
-
-	while (k < left && pred(s[k]))
-		k++;
-	(void)buf_get_bytes(b, k);
-	*n = k;
-	return s;
-}
-
 /*
  * Split p[0..len) into CRLF-terminated lines and hand each to parse_line,
  * the last one possibly incomplete. Only the first HTTP_HEAD_MAX bytes are
  * looked at. On 0, *head_len is the offset just past the empty line.
  */
-static int parse_line(struct req_ctx *c, size_t idx, const struct line *l);
+static int parse_line(struct req_ctx *c, size_t idx, const struct http1_line *l);
+
+static int
+line_cb(void *ctx, size_t idx, const struct http1_line *l)
+{
+	return parse_line(ctx, idx, l);
+}
 
 static int
 scan_head(const uint8_t *p, size_t len, struct req_ctx *c, size_t *head_len)
 {
-	struct buf b;
-	int err;
+	int r = http1_scan_head(p, len, HTTP_HEAD_MAX, line_cb, c, head_len);
 
-	buf_reader(&b, p, len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX);
-	for (size_t idx = 0;; idx++) {
-		const uint8_t *s = b.r + b.off;
-		size_t left = buf_left(&b), i = 0;
-		struct line l;
-
-		while (i < left && s[i] != '\r' && s[i] != '\n')
-			i++;
-		l.s = s;
-		l.n = i;
-		l.complete = i < left && s[i] == '\r';
-		/* After the request line an empty line ends the head. */
-		if (idx == 0 || i > 0 || !l.complete) {
-			err = parse_line(c, idx, &l);
-			if (err != 0)
-				return err;
-		}
-		if (i == left)
-			break;
-		if (s[i] == '\n')
-			return HTTP_E_SYNTAX;	/* bare LF */
-		if (i + 1 == left)
-			break;
-		if (s[i + 1] != '\n')
-			return HTTP_E_SYNTAX;	/* bare CR */
-		(void)buf_get_bytes(&b, i + 2);
-		if (idx > 0 && i == 0) {
-			*head_len = b.off;
-			return 0;
-		}
-	}
-	return len >= HTTP_HEAD_MAX ? HTTP_E_TOO_BIG : HTTP_E_AGAIN;
+	if (r == HTTP1_AGAIN)
+		return HTTP_E_AGAIN;
+	if (r == HTTP1_TOO_BIG)
+		return HTTP_E_TOO_BIG;
+	if (r == HTTP1_SYNTAX)
+		return HTTP_E_SYNTAX;
+	return r;
 }
 
 /*
@@ -201,7 +90,7 @@ parse_target(const uint8_t *t, size_t n, bool closed, struct http_request *req)
 		uint8_t ch = t[i];
 
 		if (ch == '%') {
-			if ((i + 1 < n && !is_hex(t[i + 1])) || (i + 2 < n && !is_hex(t[i + 2])))
+			if ((i + 1 < n && !http1_is_hex(t[i + 1])) || (i + 2 < n && !http1_is_hex(t[i + 2])))
 				return HTTP_E_TARGET;
 			if (i + 2 >= n)
 				return closed ? HTTP_E_TARGET : 0;
@@ -226,7 +115,7 @@ parse_target(const uint8_t *t, size_t n, bool closed, struct http_request *req)
 
 /* request-line = method SP request-target SP HTTP-version */
 static int
-parse_request_line(const struct line *l, struct http_request *req)
+parse_request_line(const struct http1_line *l, struct http_request *req)
 {
 	struct buf b;
 	const uint8_t *m, *t, *v;
@@ -234,10 +123,10 @@ parse_request_line(const struct line *l, struct http_request *req)
 	int ch, err;
 
 	buf_reader(&b, l->s, l->n);
-	m = take(&b, is_tchar, &mn);
+	m = http1_take(&b, http1_is_tchar, &mn);
 	if (!is_prefix(m, mn, "GET") && !is_prefix(m, mn, "HEAD"))
 		return HTTP_E_METHOD;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (mn == 0)
@@ -249,8 +138,8 @@ parse_request_line(const struct line *l, struct http_request *req)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	t = take(&b, is_token_char, &tn);
-	ch = peek(&b);
+	t = http1_take(&b, http1_is_token_char, &tn);
+	ch = http1_peek(&b);
 	err = parse_target(t, tn, ch >= 0 || l->complete, req);
 	if (err != 0 || (ch < 0 && !l->complete))
 		return err;
@@ -262,11 +151,11 @@ parse_request_line(const struct line *l, struct http_request *req)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	v = take(&b, is_token_char, &vn);
+	v = http1_take(&b, http1_is_token_char, &vn);
 	if (!is_prefix(v, vn < VERSION_LEN - 1 ? vn : VERSION_LEN - 1, version_prefix) ||
 	    vn > VERSION_LEN || (vn == VERSION_LEN && v[vn - 1] != '0' && v[vn - 1] != '1'))
 		return HTTP_E_VERSION;
-	ch = peek(&b);
+	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -324,7 +213,7 @@ host_is_local(const uint8_t *v, size_t n)
 }
 
 static int
-parse_field(struct req_ctx *c, const struct line *l)
+parse_field(struct req_ctx *c, const struct http1_line *l)
 {
 	const uint8_t *name, *v;
 	size_t name_len, n, vn;
@@ -332,41 +221,41 @@ parse_field(struct req_ctx *c, const struct line *l)
 	int ch;
 
 	buf_reader(&b, l->s, l->n);
-	if (is_ows(peek(&b)))
+	if (http1_is_ows(http1_peek(&b)))
 		return HTTP_E_SYNTAX;
-	name = take(&b, is_tchar, &name_len);
-	ch = peek(&b);
+	name = http1_take(&b, http1_is_tchar, &name_len);
+	ch = http1_peek(&b);
 	if (ch < 0)
 		return l->complete ? HTTP_E_SYNTAX : 0;
 	if (ch != ':' || name_len == 0)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
-	(void)take(&b, is_ows, &n);
-	v = take(&b, is_field_char, &vn);
+	(void)http1_take(&b, http1_is_ows, &n);
+	v = http1_take(&b, http1_is_field_char, &vn);
 	if (buf_left(&b) > 0)
 		return HTTP_E_SYNTAX;	/* a control byte in the value */
 	if (!l->complete)
 		return 0;
-	while (vn > 0 && is_ows(v[vn - 1]))
+	while (vn > 0 && http1_is_ows(v[vn - 1]))
 		vn--;
 
-	if (eq_nocase(name, name_len, "host")) {
+	if (http1_eq_nocase(name, name_len, "host", 4)) {
 		if (c->has_host)
 			return HTTP_E_SYNTAX;	/* RFC 9112 section 3.2 */
 		c->has_host = true;
 		if (!host_is_local(v, vn))
 			return HTTP_E_HOST;
-	} else if (eq_nocase(name, name_len, "content-length")) {
+	} else if (http1_eq_nocase(name, name_len, "content-length", 14)) {
 		if (vn != 1 || v[0] != '0')
 			return HTTP_E_BODY;
-	} else if (eq_nocase(name, name_len, "transfer-encoding")) {
+	} else if (http1_eq_nocase(name, name_len, "transfer-encoding", 17)) {
 		return HTTP_E_BODY;
 	}
 	return 0;
 }
 
 static int
-parse_line(struct req_ctx *c, size_t idx, const struct line *l)
+parse_line(struct req_ctx *c, size_t idx, const struct http1_line *l)
 {
 	if (idx == 0)
 		return parse_request_line(l, c->req);
