@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "authd/accesslog.h"
 #include "authd/admin.h"
@@ -275,6 +277,84 @@ struct desired_list {
 	size_t reg_n, reg_cap;
 };
 
+/*
+ * Whether two listen addresses would share connections. Every loop binds
+ * with SO_REUSEPORT, so the kernel would let two workloads bind one
+ * address and split its connections between them: a peer could reach the
+ * wrong identity's listener. The same port with a wildcard on either side
+ * overlaps too.
+ */
+static bool
+addrs_overlap(const struct addr *a, const struct addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_UNIX)
+		return strcmp(((const struct sockaddr_un *)&a->ss)->sun_path,
+		    ((const struct sockaddr_un *)&b->ss)->sun_path) == 0;
+	if (addr_port(a) != addr_port(b))
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		in_addr_t x = ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+		in_addr_t y = ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+
+		return x == y || x == htonl(INADDR_ANY) || y == htonl(INADDR_ANY);
+	} else {
+		const struct in6_addr *x = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+		const struct in6_addr *y = &((const struct sockaddr_in6 *)&b->ss)->sin6_addr;
+
+		return memcmp(x, y, sizeof(*x)) == 0 || IN6_IS_ADDR_UNSPECIFIED(x) ||
+		    IN6_IS_ADDR_UNSPECIFIED(y);
+	}
+}
+
+/* The addresses wl listens on: its mesh listener and its upstreams'. */
+static size_t
+listen_addrs(const struct served *wl, const struct addr **out)
+{
+	size_t n = 0, i;
+
+	if (wl->spec.listen[0] != '\0')
+		out[n++] = &wl->listen;
+	for (i = 0; i < wl->n_up; i++)
+		out[n++] = &wl->up[i].listen;
+	return n;
+}
+
+/* Whether wl would listen where a served workload already does (logged). */
+static bool
+listen_conflict(struct daemon *d, const struct served *wl)
+{
+	const struct addr *mine[WORKLOAD_UPSTREAMS_MAX + 1], *theirs[WORKLOAD_UPSTREAMS_MAX + 1];
+	const struct served *o;
+	size_t n = listen_addrs(wl, mine), m, i, j;
+	char text[ADDR_TEXT_MAX + 1];
+
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n; j++) {
+			if (addrs_overlap(mine[i], mine[j])) {
+				log_warn("%s: not served: two of its listeners overlap", wl->key);
+				return true;
+			}
+		}
+	}
+	for (o = d->served; o != NULL; o = o->next) {
+		m = listen_addrs(o, theirs);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < m; j++) {
+				if (!addrs_overlap(mine[i], theirs[j]))
+					continue;
+				if (addr_format(mine[i], text, sizeof(text)) != 0)
+					text[0] = '\0';
+				log_warn("%s: not served: %s overlaps a listener of %s", wl->key, text,
+				    o->key);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static int
 collect_registry(const struct workload *w, const struct workload_svid_status *st, void *arg)
 {
@@ -359,6 +439,10 @@ sync_workloads(struct daemon *d)
 			continue;
 		if (served_new(d, l.v[i].w, l.v[i].from_config, &wl) != 0)
 			continue;
+		if (listen_conflict(d, wl)) {
+			served_free(wl);
+			continue;
+		}
 		uv_mutex_lock(&d->lock);
 		wl->next = d->served;
 		d->served = wl;

@@ -63,6 +63,13 @@ check_output "extra's SVID is reported to the registry" "demo/extra .*\(in [0-9]
 check_fails "extra -> backend is denied (no rule)" curl -fs --max-time 5 http://127.0.0.1:19082/
 check "and logged with the peer's verdict" wait_for "access log" grep -q \
 	'"workload":"demo/extra".*"decision":"deny","rule":null,"reason":"peer-denied"' "$T/dev.out"
+check "a workload that would share frontend's upstream port" "$AUTHCTL" workload add thief --namespace demo \
+	--store "$DEV/store.mdb" --upstream listen=0.0.0.0:19080,peer=127.0.0.1:15002,target=127.0.0.1:18082
+check "is refused by the daemon, with the reason" wait_for "overlap warning" grep -q \
+	"demo/thief: not served: 0.0.0.0:19080 overlaps a listener of demo/frontend" "$T/dev.err"
+check_fails "and is not served" bash -c "curl -s http://127.0.0.1:15000/workloads | grep -q thief"
+check_output "frontend's upstream still reaches backend" "^hello from backend$" curl -s --max-time 5 http://127.0.0.1:19080/
+check "authctl workload rm thief" "$AUTHCTL" workload rm thief --namespace demo --store "$DEV/store.mdb"
 check "authctl workload rm" "$AUTHCTL" workload rm extra --namespace demo --store "$DEV/store.mdb"
 check "its listener goes away" wait_for "listener closed" bash -c '! exec 3<>/dev/tcp/127.0.0.1/19082'
 
