@@ -187,6 +187,19 @@ conn_close_all(struct worker *w)
 	}
 }
 
+void
+conn_recheck_all(struct worker *w)
+{
+	struct conn *c, *next;
+	int64_t now = proxy_now_ms() / 1000;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->ops->recheck != NULL && (c->st == CONN_SPLICE || c->st == CONN_DIAL_APP))
+			c->ops->recheck(c, now);
+	}
+}
+
 /* ---- Deadlines --------------------------------------------------------- */
 
 static void

@@ -467,8 +467,11 @@ check_revisions(struct daemon *d)
 			sync_workloads(d);
 	}
 	prev = d->policy_rev;
-	if (policy_reader_revision(d->reader, &d->policy_rev) == 0 && prev != d->policy_rev)
-		log_info("policy revision %llu", (unsigned long long)d->policy_rev);
+	if (policy_reader_revision(d->reader, &d->policy_rev) == 0 && prev != d->policy_rev) {
+		log_info("policy revision %llu: re-checking established connections",
+		    (unsigned long long)d->policy_rev);
+		workers_send(d, WORKER_RECHECK);
+	}
 	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
 }
 
@@ -508,8 +511,12 @@ on_tick(uv_timer_t *t)
 
 	check_revisions(d);
 	prune_retired(d);
-	if (!d->draining)
+	if (!d->draining) {
+		/* Rules expire between commits: re-check on the tick too. */
+		if (uv_timer_get_repeat(t) == DAEMON_TICK_MS)
+			workers_send(d, WORKER_RECHECK);
 		return;
+	}
 	if (atomic_load(&d->active) == 0) {
 		log_info("drained; exiting");
 		shutdown_all(d);

@@ -21,10 +21,13 @@ static void in_handshake_done(struct conn *c);
 static void in_head_input(struct conn *c);
 static void in_dialed(struct conn *c, int status);
 
+static void in_recheck(struct conn *c, int64_t now);
+
 static const struct tunnel_ops inbound_ops = {
 	.handshake_done = in_handshake_done,
 	.head_input = in_head_input,
 	.dialed = in_dialed,
+	.recheck = in_recheck,
 };
 
 static void
@@ -164,6 +167,38 @@ in_dialed(struct conn *c, int status)
 		return;
 	}
 	conn_splice(c);
+}
+
+/*
+ * An established tunnel under a changed policy (a revoke, an apply, a rule
+ * that expired): still allowed, it flows on; otherwise it closes now and is
+ * logged and counted as revoked. A destination in audit mode only logs.
+ */
+static void
+in_recheck(struct conn *c, int64_t now)
+{
+	const struct spiffe_id *src = tls_peer_id(c->tls);
+	struct policy_decision dec;
+
+	if (src == NULL || c->decision == NULL || strcmp(c->decision, "audit") == 0)
+		return;
+	if (policy_check(c->w->reader, src, &c->wl->id, c->port, now, &dec) != 0)
+		return;	/* the store failed: keep what was decided; the next check retries */
+	if (dec.verdict == POLICY_ALLOW)
+		return;
+	if (dec.verdict == POLICY_AUDIT) {
+		log_info("audit: would revoke %s -> %s :%u (%s, policy revision %llu)", src->str,
+		    c->wl->id.str, c->port, policy_reason_name(dec.reason),
+		    (unsigned long long)dec.revision);
+		return;
+	}
+	log_info("revoked: %s -> %s :%u (rule #%llu no longer allows it: %s, policy revision %llu)",
+	    src->str, c->wl->id.str, c->port, (unsigned long long)c->rule,
+	    policy_reason_name(dec.reason), (unsigned long long)dec.revision);
+	/* Counted under decision "revoked" with the new verdict's reason. */
+	c->decision = "revoked";
+	c->reason = policy_reason_name(dec.reason);
+	conn_abort(c, c->decision, "revoked");
 }
 
 static void

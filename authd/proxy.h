@@ -118,6 +118,7 @@ enum worker_cmd {
 	WORKER_DRAIN = 2,		/* close every listener */
 	WORKER_CLOSE_ALL = 4,		/* close every connection (drain deadline) */
 	WORKER_EXIT = 8,		/* close the wake handle and let the loop end */
+	WORKER_RECHECK = 16,		/* re-check established inbound connections against policy */
 };
 
 /* A loop with its own listeners and connections. */
@@ -220,6 +221,8 @@ struct tunnel_ops {
 	void (*head_input)(struct conn *c);
 	/* The outgoing TCP connect finished (status as uv_connect_cb). */
 	void (*dialed)(struct conn *c, int status);
+	/* The policy changed: close c if it is no longer allowed (NULL: nothing to check). */
+	void (*recheck)(struct conn *c, int64_t now);
 };
 
 struct conn {
@@ -340,6 +343,11 @@ int worker_bind_tcp(uv_tcp_t *h, const struct addr *a) AD_MUST_CHECK;
 
 /* Close every connection of w now (end of drain). */
 void conn_close_all(struct worker *w);
+/*
+ * Re-check w's established inbound connections against the policy as it
+ * is now: those no longer allowed close, logged and counted as "revoked".
+ */
+void conn_recheck_all(struct worker *w);
 
 /* dev.c */
 /* Prepare a dev state dir (CA, store, workloads, policy); fills cfg. */

@@ -180,11 +180,76 @@ kill -TERM $lim_pid
 rc=0; wait $lim_pid || rc=$?
 check_eq "limits node exits 0 on SIGTERM" "$rc" 0
 
-# ---- SIGTERM drains: established tunnels keep flowing, new ones are refused,
-# ---- the deadline closes what is left, then exit 0 -----------------------------
 "$APP" echo 18182 >"$T/echo.log" 2>&1 &
 echo_pid=$!
 at_exit "kill $echo_pid 2>/dev/null; wait $echo_pid 2>/dev/null"
+# ---- Live policy: a revoke closes the established tunnel it no longer
+# ---- allows, and only that one ------------------------------------------------
+cat >"$T/revoke.yaml" <<EOF
+trust_domain: cfg.test
+state_dir: $T/rstate
+ca_dir: $T/ca
+admin: 127.0.0.1:15103
+access_log: $T/revoke.log
+workloads:
+  - name: api
+    namespace: shop
+    listen: 127.0.0.1:15112
+    apps: [127.0.0.1:18182]
+  - name: cli
+    namespace: shop
+    upstreams:
+      - listen: 127.0.0.1:19112
+        peer: 127.0.0.1:15112
+        target: 127.0.0.1:18182
+  - name: job
+    namespace: batch
+    upstreams:
+      - listen: 127.0.0.1:19113
+        peer: 127.0.0.1:15112
+        target: 127.0.0.1:18182
+EOF
+mkdir -p "$T/rstate"
+check_output "rule 1: cli -> api" "allowed #1" "$AUTHCTL" policy allow --store "$T/rstate/store.mdb" \
+	--from spiffe://cfg.test/ns/shop/sa/cli --to spiffe://cfg.test/ns/shop/sa/api --port 18182
+check_output "rule 2: job -> api" "allowed #2" "$AUTHCTL" policy allow --store "$T/rstate/store.mdb" \
+	--from spiffe://cfg.test/ns/batch/sa/job --to spiffe://cfg.test/ns/shop/sa/api --port 18182
+"$AUTHD" --config "$T/revoke.yaml" 2>"$T/revoke.err" &
+rev_pid=$!
+at_exit "kill $rev_pid 2>/dev/null; wait $rev_pid 2>/dev/null"
+check "revoke node becomes ready" wait_for readyz curl -fs http://127.0.0.1:15103/readyz
+check_output "revoking rule 1 closes cli's open tunnel; job's keeps flowing" \
+	"^cli=ok,closed job=ok,ok$" "$PY" -c '
+import socket, subprocess, sys
+def echo(s, b):
+    s.sendall(b); got = b""
+    while len(got) < len(b):
+        d = s.recv(len(b) - len(got))
+        if not d: return "closed"
+        got += d
+    return "ok" if got == b else "bad"
+cli = socket.create_connection(("127.0.0.1", 19112)); cli.settimeout(10)
+job = socket.create_connection(("127.0.0.1", 19113)); job.settimeout(10)
+before = (echo(cli, b"a" * 1000), echo(job, b"b" * 1000))
+subprocess.run([sys.argv[1], "policy", "revoke", "--store", sys.argv[2], "1"], check=True,
+               stdout=subprocess.DEVNULL)
+after_cli = "closed" if cli.recv(1) == b"" else "open"
+after_job = echo(job, b"c" * 1000)
+print("cli=%s,%s job=%s,%s" % (before[0], after_cli, before[1], after_job))' "$AUTHCTL" "$T/rstate/store.mdb"
+check "a new cli connection is refused too" bash -c '! curl -fs --max-time 5 http://127.0.0.1:19112/'
+check_output "the revoked tunnel is logged as such" \
+	'"src":"spiffe://cfg.test/ns/shop/sa/cli".*"decision":"revoked","rule":1,"reason":"no-rule","end":"revoked"' \
+	cat "$T/revoke.log"
+check_output "and counted" '^authd_connections_total\{direction="inbound",decision="revoked",reason="no-rule"\} 1$' \
+	curl -s http://127.0.0.1:15103/metrics
+check_output "the diagnostics name the rule that went" "revoked: spiffe://cfg.test/ns/shop/sa/cli -> spiffe://cfg.test/ns/shop/sa/api :18182 \(rule #1 no longer allows it" \
+	cat "$T/revoke.err"
+kill -TERM $rev_pid
+rc=0; wait $rev_pid || rc=$?
+check_eq "revoke node exits 0 on SIGTERM" "$rc" 0
+
+# ---- SIGTERM drains: established tunnels keep flowing, new ones are refused,
+# ---- the deadline closes what is left, then exit 0 -----------------------------
 cat >"$T/drain.yaml" <<EOF
 trust_domain: cfg.test
 state_dir: $T/dstate
