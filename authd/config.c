@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "authd/config.h"
+#include "certs/ca.h"
 #include "authd/connect.h"
 #include "authd/duration.h"
 #include "certs/error.h"
@@ -874,7 +875,7 @@ cp_top(struct cp *p)
 			err = cp_log_level(p, &c->log_level);
 			break;
 		case T_TTL:
-			err = cp_duration(p, true, 60, 86400, "1m..24h", &ttl);
+			err = cp_duration(p, true, CERTS_SVID_TTL_MIN, CERTS_SVID_TTL_MAX, "5s..24h", &ttl);
 			if (err == 0)
 				c->svid_ttl = ttl;
 			break;

@@ -69,6 +69,11 @@ served_ident(struct served *wl)
 	uv_mutex_lock(&wl->d->lock);
 	id = wl->ident != NULL ? ident_ref(wl->ident) : NULL;
 	uv_mutex_unlock(&wl->d->lock);
+	/* Never serve with an expired certificate: refuse until a renewal lands. */
+	if (id != NULL && certs_svid_not_after(id->svid) <= proxy_now_ms() / 1000) {
+		ident_unref(id);
+		return NULL;
+	}
 	return id;
 }
 
@@ -211,8 +216,12 @@ served_ready(const struct served *wl, int64_t now)
 {
 	size_t i;
 
-	/* The main loop's worker (0) stands for all: every worker binds the same addresses. */
-	if (wl->ident == NULL || certs_svid_not_after(wl->ident->svid) <= now)
+	/*
+	 * A renewal that keeps failing makes the workload not ready well before
+	 * its SVID expires; the main loop's worker (0) stands for all, as every
+	 * worker binds the same addresses.
+	 */
+	if (wl->ident == NULL || certs_svid_not_after(wl->ident->svid) <= now || wl->failures > 0)
 		return false;
 	if (wl->spec.listen[0] != '\0' && !wl->listening[0])
 		return false;
@@ -650,6 +659,9 @@ admin_readyz(void *arg, struct strbuf *out)
 			strbuf_printf(out, "%s: no SVID yet\n", wl->key);
 		else if (certs_svid_not_after(wl->ident->svid) <= now)
 			strbuf_printf(out, "%s: SVID expired\n", wl->key);
+		else if (wl->failures > 0)
+			strbuf_printf(out, "%s: SVID renewal failing (%u attempts)\n", wl->key,
+			    wl->failures);
 		else
 			strbuf_printf(out, "%s: %s\n", wl->key,
 			    wl->listen_error[0] != '\0' ? wl->listen_error : "listeners not bound");

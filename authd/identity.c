@@ -204,7 +204,12 @@ issue_done(uv_work_t *w, int status)
 		metrics_svid(d->metrics, wl->key, na);
 		log_info("%s: SVID %s serial %s, expires in %llds", wl->key, wl->id.str,
 		    certs_svid_serial(id->svid), (long long)(na - now));
-		at = certs_renew_at(nb, na, IDENTITY_MARGIN, randombytes_random());
+		/*
+		 * Half of the life left from now, not from the back-dated
+		 * notBefore (that is for clock skew, not lifetime).
+		 */
+		at = certs_renew_at(now > nb ? now : nb, na, na - now > 4 * IDENTITY_MARGIN ?
+		    IDENTITY_MARGIN : 0, randombytes_random());
 		schedule(wl, at > now ? (uint64_t)(at - now) * 1000 : 1000);
 		workers_send(d, WORKER_SYNC);	/* the first SVID brings the listeners up */
 		record_status(wl, id->svid);

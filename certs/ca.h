@@ -34,9 +34,12 @@
 #define CERTS_CA_TTL_MIN 3600u
 #define CERTS_CA_TTL_MAX (20u * 365 * 24 * 3600)
 
-/* Workload SVID lifetimes: default one hour, 60 s to 24 h. */
+/*
+ * Workload SVID lifetimes: default one hour, 5 s to 24 h. Below a minute is
+ * for tests of rotation (renewals then come every few seconds).
+ */
 #define CERTS_SVID_TTL_DEFAULT 3600u
-#define CERTS_SVID_TTL_MIN 60u
+#define CERTS_SVID_TTL_MIN 5u
 #define CERTS_SVID_TTL_MAX (24u * 3600)
 /* notBefore is back-dated by this much to tolerate clock skew between nodes. */
 #define CERTS_BACKDATE 60

@@ -54,7 +54,7 @@ check "a 10m SVID is valid 10m plus the 60 s back-dating" \
 s1=$(openssl x509 -in "$T/web/svid.pem" -noout -serial)
 s2=$(openssl x509 -in "$T/short/svid.pem" -noout -serial)
 [ "$s1" != "$s2" ] && pass "serials differ between SVIDs" || fail "serials repeat: $s1"
-check_exit "TTL under 60 s is refused" 2 $AUTHCTL ca issue --dir "$ca" --id $id --ttl 59s --out "$T/x"
+check_exit "TTL under 5 s is refused" 2 $AUTHCTL ca issue --dir "$ca" --id $id --ttl 4s --out "$T/x"
 check_exit "TTL over 24 h is refused" 2 $AUTHCTL ca issue --dir "$ca" --id $id --ttl 25h --out "$T/x"
 check_exit "foreign trust domain is refused" 2 $AUTHCTL ca issue --dir "$ca" --id spiffe://other.org/ns/a/sa/b --out "$T/x"
 check_output "bad SPIFFE ID names the problem and the byte" "empty segment \(at byte 24\)" \

@@ -234,8 +234,8 @@ static const struct bound_case bounds[] = {
 	{ "max_connections", false, "1", "1000000", "0", "1000001", 1, 1000000 },
 	{ "max_connections_per_workload", false, "1", "1000000", "0", "1000001", 1, 1000000 },
 	{ "max_header_bytes", false, "256", "8192", "255", "8193", 256, CONNECT_HEAD_MAX },
-	{ "svid_ttl", true, "60s", "24h", "59s", "24h1s", 60, 86400 },
-	{ "svid_ttl", true, "1m", "1d", "1s", "1d1s", 60, 86400 },
+	{ "svid_ttl", true, "5s", "24h", "4s", "24h1s", 5, 86400 },
+	{ "svid_ttl", true, "5s", "1d", "1s", "1d1s", 5, 86400 },
 };
 
 static uint32_t
