@@ -37,6 +37,12 @@ workloads:
         peer: 127.0.0.1:15191
         target: 127.0.0.1:18190
         expect_id: spiffe://life.test/ns/shop/sa/api
+  - name: tmp
+    namespace: batch
+    upstreams:
+      - listen: 127.0.0.1:19191
+        peer: 127.0.0.1:15191
+        target: 127.0.0.1:18190
 EOF
 mkdir -p "$T/state"
 "$AUTHCTL" policy allow --store "$T/state/store.mdb" --from spiffe://life.test/ns/shop/sa/cli \
@@ -91,9 +97,37 @@ check_output "every renewal is counted" '^authd_svid_issued_total\{result="ok"\}
 check_fails "no renewal failed" bash -c \
 	'curl -s http://127.0.0.1:15190/metrics | grep -q "^authd_svid_issued_total{result=\"failed\"}"'
 check "still ready" curl -fs http://127.0.0.1:15190/readyz
+
+# An expiring rule: its tunnel is closed once it has expired, with no commit.
+check "a rule for batch/tmp that expires in 3 s" "$AUTHCTL" policy allow --store "$T/state/store.mdb" \
+	--from spiffe://life.test/ns/batch/sa/tmp --to spiffe://life.test/ns/shop/sa/api --port 18190 --expires 3s
+check_output "its open tunnel works, then closes when the rule expires" "^echo=ok then=closed$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19191)); s.settimeout(5)
+s.sendall(b"hello"); echo = "ok" if s.recv(5) == b"hello" else "bad"
+s.settimeout(15)
+print("echo=%s then=%s" % (echo, "closed" if s.recv(1) == b"" else "open"))'
+check_output "logged as revoked because the rule expired" \
+	'"src":"spiffe://life.test/ns/batch/sa/tmp".*"decision":"revoked","rule":2,"reason":"expired","end":"revoked"' \
+	cat "$T/access.log"
+
+# kill -9, then start again: same policy and workloads (LMDB), fresh SVIDs.
+before=$(curl -s http://127.0.0.1:15190/workloads | "$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])')
+kill -KILL $pid
+wait $pid 2>/dev/null
+"$AUTHD" --config "$T/authd.yaml" 2>"$T/authd2.err" &
+pid=$!
+at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+check "after kill -9 authd starts again and becomes ready" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+after=$(curl -s http://127.0.0.1:15190/workloads | "$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])')
+check "with a fresh SVID (keys lived only in memory)" test -n "$after" -a "$before" != "$after"
+check_output "and the same policy: cli -> api still passes" "^ok$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
+s.sendall(b"again"); print("ok" if s.recv(5) == b"again" else "bad")'
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 check_eq "authd exits 0 on SIGTERM" "$rc" 0
-check_output "the stream ended cleanly in the access log" '"workload":"shop/api".*"decision":"allow".*"end":"done","bytes_in":[0-9]{6,}' \
-	cat "$T/access.log"
+check_output "the long stream ended cleanly in the access log" \
+	'"workload":"shop/api".*"decision":"allow".*"end":"done","bytes_in":[0-9]{6,}' cat "$T/access.log"
 finish
