@@ -1,6 +1,8 @@
 /*
  * JSON access-log lines. The fd is process state (like stderr) because the
- * daemon has exactly one access log.
+ * daemon has exactly one access log. Every event loop writes to it; a
+ * reopen (SIGHUP, on the main loop) never closes a descriptor another
+ * thread may be writing to: a new file is dup2()ed over the old one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +13,8 @@
 #include "authd/accesslog.h"
 #include "authd/strbuf.h"
 
-static int log_fd = -1;
-static bool log_owned;
+static _Atomic int log_fd = -1;
+static int owned_fd = -1;	/* the file we opened, kept across reopens (main loop only) */
 
 static void
 json_field(struct strbuf *sb, const char *key, const char *val)
@@ -62,9 +64,10 @@ accesslog_open(const char *where)
 {
 	int fd;
 
-	accesslog_close();
-	if (strcmp(where, "off") == 0)
+	if (strcmp(where, "off") == 0) {
+		log_fd = -1;	/* owned_fd stays open: a writer may still hold its number */
 		return 0;
+	}
 	if (strcmp(where, "stdout") == 0) {
 		log_fd = STDOUT_FILENO;
 		return 0;
@@ -72,8 +75,19 @@ accesslog_open(const char *where)
 	fd = open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
-	log_fd = fd;
-	log_owned = true;
+	if (owned_fd >= 0) {
+		/* Replace the file behind the same number, atomically for writers. */
+		if (dup3(fd, owned_fd, O_CLOEXEC) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		close(fd);
+	} else {
+		owned_fd = fd;
+	}
+	log_fd = owned_fd;
 	return 0;
 }
 
@@ -81,22 +95,23 @@ void
 accesslog_write(const struct accesslog_entry *e)
 {
 	struct strbuf sb;
+	int fd = log_fd;	/* one load: a reopen may change it meanwhile */
 
-	if (log_fd < 0)
+	if (fd < 0)
 		return;
 	strbuf_init(&sb, 16384);
 	accesslog_format(e, &sb);
 	/* A short write to a full disk loses a line, never blocks the loop for long. */
 	if (!sb.failed)
-		(void)!write(log_fd, sb.p, sb.len);
+		(void)!write(fd, sb.p, sb.len);
 	strbuf_free(&sb);
 }
 
 void
 accesslog_close(void)
 {
-	if (log_owned && log_fd >= 0)
-		close(log_fd);
 	log_fd = -1;
-	log_owned = false;
+	if (owned_fd >= 0)
+		close(owned_fd);
+	owned_fd = -1;
 }
