@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "authd/ctl.h"
+#include "authd/duration.h"
 #include "certs/crypto.h"
+#include "certs/info.h"
 
 static const struct {
 	const char *name;
@@ -106,4 +108,24 @@ main(int argc, char **argv)
 	ctl_err("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return CTL_USAGE;
+}
+
+/* "2026-01-02T15:04:05Z (in 59m)" or "... (expired 3m ago)". */
+void
+ctl_expiry_text(int64_t t, int64_t now, char *buf, size_t size)
+{
+	uint64_t left = (uint64_t)(t > now ? t - now : now - t);
+	char when[32], d[32];
+
+	/* Whole minutes read better ("in 59m"); seconds only in the last minute. */
+	if (left >= 60)
+		left -= left % 60;
+	certs_time_format(t, when, sizeof(when));
+	duration_format(left, d, sizeof(d));
+	if (t > now)
+		snprintf(buf, size, "%s (in %s)", when, d);
+	else if (t == now)
+		snprintf(buf, size, "%s (expires now)", when);
+	else
+		snprintf(buf, size, "%s (expired %s ago)", when, d);
 }

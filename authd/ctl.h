@@ -38,6 +38,8 @@ int ctl_parse_time(const char *s, int64_t *out) AD_MUST_CHECK;
 
 /* "alice (uid 1000)", or "alice via sudo (uid 0)": who is changing policy. */
 void ctl_who(char *buf, size_t size);
+/* "2026-01-02T15:04:05Z (in 59m)" or "... (expired 3m ago)": t judged at now. */
+void ctl_expiry_text(int64_t t, int64_t now, char *buf, size_t size);
 
 /* `authctl ca ...`; argv[0] is "ca". Returns an exit code. */
 int ctl_ca_main(int argc, char **argv);

@@ -14,6 +14,7 @@
 
 #include "authd/ctl.h"
 #include "authd/duration.h"
+#include "authd/workload.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/error.h"
@@ -22,6 +23,7 @@
 #include "certs/spiffe.h"
 #include "certs/svid.h"
 #include "certs/verify.h"
+#include "policy/policy.h"
 
 #define CA_DIR_DEFAULT "/var/lib/authd/ca"
 
@@ -35,6 +37,7 @@ struct ca_opts {
 	const char *bundle;
 	const char *role;
 	const char *at;
+	const char *store;
 	uint64_t ttl;
 	uint64_t root_ttl;
 	uint64_t issuer_ttl;
@@ -44,7 +47,7 @@ struct ca_opts {
 };
 
 enum { OPT_DIR = 256, OPT_TD, OPT_SEAL, OPT_ID, OPT_TTL, OPT_OUT, OPT_ROOT_TTL, OPT_ISSUER_TTL,
-	OPT_NEW_ROOT, OPT_CERT, OPT_BUNDLE, OPT_ROLE, OPT_AT, OPT_HELP };
+	OPT_NEW_ROOT, OPT_CERT, OPT_BUNDLE, OPT_ROLE, OPT_AT, OPT_STORE, OPT_HELP };
 
 static const struct option ca_long_opts[] = {
 	{ "dir", required_argument, NULL, OPT_DIR },
@@ -60,6 +63,7 @@ static const struct option ca_long_opts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "at", required_argument, NULL, OPT_AT },
+	{ "store", required_argument, NULL, OPT_STORE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -70,6 +74,10 @@ static const char ca_usage[] =
     "  init --trust-domain TD [--root-ttl 8760h] [--issuer-ttl 720h] [--seal-key FILE]\n"
     "        create a root (trust anchor) and an issuer (intermediate) in --dir\n"
     "  show  print the trust domain, root, issuer and bundle with their expiry\n"
+    "  status [--store PATH]\n"
+    "        issuer, trust anchors and every registered workload's SVID with time left;\n"
+    "        exit 1 when something needs attention (issuer < 7 days, an anchor < 30\n"
+    "        days, an SVID expired)\n"
     "  rotate [--new-root] [--issuer-ttl D] [--root-ttl D] [--seal-key FILE]\n"
     "        make a new issuer (under the current root, or a new root that is added\n"
     "        to the bundle next to the old one)\n"
@@ -148,6 +156,7 @@ parse_opts(int argc, char **argv, struct ca_opts *o)
 		case OPT_BUNDLE: o->bundle = optarg; break;
 		case OPT_ROLE: o->role = optarg; break;
 		case OPT_AT: o->at = optarg; break;
+		case OPT_STORE: o->store = optarg; break;
 		case OPT_NEW_ROOT: o->new_root = 1; break;
 		case OPT_TTL:
 			if ((err = parse_duration_opt("ttl", optarg, &o->ttl)) != 0)
@@ -333,6 +342,104 @@ cmd_show(int argc, char **argv, struct ca_opts *o)
 		       "'authctl ca rotate --new-root'\n");
 	certs_bundle_free(b);
 	return CTL_OK;
+}
+
+struct status_walk {
+	int64_t now;
+	size_t n, expired;
+};
+
+static int
+status_svid(const struct workload *w, const struct workload_svid_status *st, void *arg)
+{
+	struct status_walk *sw = arg;
+	char left[80];
+
+	sw->n++;
+	if (st == NULL || st->not_after == 0) {
+		printf("  %s/%-24s not issued yet\n", w->ns, w->name);
+		return 0;
+	}
+	ctl_expiry_text(st->not_after, sw->now, left, sizeof(left));
+	if (st->not_after <= sw->now)
+		sw->expired++;
+	printf("  %s/%-24s serial %.16s  %s\n", w->ns, w->name, st->serial, left);
+	return 0;
+}
+
+/*
+ * What an operator checks: how long the issuer and each trust anchor have
+ * left, and every registered workload's SVID as the daemon last reported
+ * it. Exit 1 when something needs attention, so it can drive an alert.
+ */
+static int
+cmd_status(int argc, char **argv, struct ca_opts *o)
+{
+	struct certs_info issuer, a;
+	struct certs_bundle *b = NULL;
+	struct policy_store *st = NULL;
+	struct status_walk sw = { .now = (int64_t)time(NULL) };
+	char path[PATH_MAX], left[80];
+	const char *store = o->store;
+	int err, warn = 0;
+
+	if ((err = no_extra_args(argc, argv, "status")) != 0)
+		return err;
+	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_ISSUER_CRT)) != 0)
+		return err;
+	err = certs_info_load(path, &issuer);
+	if (err == -ENOENT)
+		return fail_certs(o->dir, CERTS_E_NO_CA);
+	if (err != 0)
+		return fail_certs(path, err);
+	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_BUNDLE)) != 0)
+		return err;
+	if ((err = certs_bundle_load(path, &b)) != 0)
+		return fail_certs(path, err);
+	ctl_expiry_text(issuer.not_after, sw.now, left, sizeof(left));
+	printf("issuer   %.16s  %s\n", issuer.fingerprint, left);
+	if (issuer.not_after - sw.now < 7 * 86400) {
+		printf("warning: the issuer has less than 7 days left; run 'authctl ca rotate'\n");
+		warn = 1;
+	}
+	for (size_t i = 0; i < certs_bundle_count(b); i++) {
+		if (certs_bundle_info(b, i, &a) != 0)
+			continue;
+		ctl_expiry_text(a.not_after, sw.now, left, sizeof(left));
+		printf("anchor   %.16s  %s\n", a.fingerprint, left);
+		if (a.not_after - sw.now < 30 * 86400) {
+			printf("warning: trust anchor %.16s has less than 30 days left; run "
+			    "'authctl ca rotate --new-root', then remove it from the bundle\n",
+			    a.fingerprint);
+			warn = 1;
+		}
+	}
+	certs_bundle_free(b);
+	if (store == NULL && ((store = getenv("AUTHD_POLICY_DB")) == NULL || *store == '\0'))
+		store = CTL_POLICY_DB_DEFAULT;
+	err = policy_store_open(store, POLICY_OPEN_RDONLY, 0, &st);
+	if (err == POLICY_E_NO_STORE) {
+		printf("svids    no store at %s (--store)\n", store);
+	} else if (err != 0) {
+		ctl_err("ca status: %s: %s", store, policy_strerror(err));
+		return CTL_FAIL;
+	} else {
+		printf("svids    (registered workloads, as authd last reported them)\n");
+		err = registry_list(st, status_svid, &sw);
+		policy_store_close(st);
+		if (err != 0) {
+			ctl_err("ca status: %s: %s", store, policy_strerror(err));
+			return CTL_FAIL;
+		}
+		if (sw.n == 0)
+			printf("  none\n");
+		if (sw.expired > 0) {
+			printf("warning: %zu SVID%s expired: is authd running?\n", sw.expired,
+			    sw.expired == 1 ? "" : "s");
+			warn = 1;
+		}
+	}
+	return warn ? CTL_NO : CTL_OK;
 }
 
 static int
@@ -676,6 +783,7 @@ static const struct {
 } ca_cmds[] = {
 	{ "init", cmd_init },
 	{ "show", cmd_show },
+	{ "status", cmd_status },
 	{ "rotate", cmd_rotate },
 	{ "bundle", cmd_bundle },
 	{ "issue", cmd_issue },

@@ -453,26 +453,6 @@ json_str_or_null(const char *s)
 		json_str(s);
 }
 
-/* "2026-01-02T15:04:05Z (in 59m)" or "... (expired 3m ago)". */
-static void
-expiry_text(int64_t t, int64_t now, char *buf, size_t size)
-{
-	uint64_t left = (uint64_t)(t > now ? t - now : now - t);
-	char when[32], d[32];
-
-	/* Whole minutes read better ("in 59m"); seconds only in the last minute. */
-	if (left >= 60)
-		left -= left % 60;
-	certs_time_format(t, when, sizeof(when));
-	duration_format(left, d, sizeof(d));
-	if (t > now)
-		snprintf(buf, size, "%s (in %s)", when, d);
-	else if (t == now)
-		snprintf(buf, size, "%s (expires now)", when);
-	else
-		snprintf(buf, size, "%s (expired %s ago)", when, d);
-}
-
 static void
 json_workload(const struct workload *w, const struct workload_svid_status *st, int64_t now)
 {
@@ -554,7 +534,7 @@ list_cb(const struct workload *w, const struct workload_svid_status *st, void *a
 			off += (size_t)k;
 	}
 	if (st != NULL && st->not_after != 0)
-		expiry_text(st->not_after, ls->now, exp, sizeof(exp));
+		ctl_expiry_text(st->not_after, ls->now, exp, sizeof(exp));
 	printf("%-32s %-20s %-22s %-16s %-9zu %-32s %s\n", id, w->sa,
 	    w->listen[0] ? w->listen : "-", w->n_apps ? apps : "-", w->n_upstreams,
 	    st != NULL && st->not_after != 0 ? st->serial : "not issued", exp);
@@ -619,7 +599,7 @@ show_text(const struct workload *w, const struct workload_svid_status *st, int64
 		printf("svid             not issued\n");
 		return;
 	}
-	expiry_text(st->not_after, now, exp, sizeof(exp));
+	ctl_expiry_text(st->not_after, now, exp, sizeof(exp));
 	certs_time_format(st->updated, upd, sizeof(upd));
 	printf("svid             %s\n", st->spiffe_id);
 	printf("serial           %s\n", st->serial);

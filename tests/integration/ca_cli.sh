@@ -159,4 +159,16 @@ check_exit "unknown subcommand exits 2" 2 $AUTHCTL ca nonsense
 check_exit "unknown option exits 2" 2 $AUTHCTL ca show --bogus
 check_exit "missing CA is a failure" 3 $AUTHCTL ca show --dir "$T/nowhere"
 
+# ca status: what needs attention, as an exit code for alerts.
+check_exit "ca status of a fresh CA exits 0" 0 $AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
+check_output "it shows the issuer's time left" "^issuer +[0-9a-f]{16}  .*\(in (29|30)d" \
+	$AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
+check_output "and says when there is no store" "no store at" $AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
+$AUTHCTL ca init --trust-domain short.org --issuer-ttl 2h --dir "$T/shortca" >/dev/null
+check_exit "an issuer with 2 h left makes ca status exit 1" 1 $AUTHCTL ca status --dir "$T/shortca" --store "$T/no-store.mdb"
+check_output "with a warning that says what to run" "less than 7 days left; run 'authctl ca rotate'" \
+	$AUTHCTL ca status --dir "$T/shortca" --store "$T/no-store.mdb"
+check_exit "ca status without a CA exits 3" 3 $AUTHCTL ca status --dir "$T/nothing-here" --store "$T/no-store.mdb"
+check_exit "ca status with an argument exits 2" 2 $AUTHCTL ca status extra --dir "$ca"
+
 finish

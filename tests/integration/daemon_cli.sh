@@ -59,6 +59,8 @@ check_fails "and the next connection is denied again" curl -fs --max-time 5 http
 check "authctl workload add while authd runs" "$AUTHCTL" workload add extra --namespace demo \
 	--store "$DEV/store.mdb" --upstream listen=127.0.0.1:19082,peer=127.0.0.1:15002,target=127.0.0.1:18082
 check "the new upstream listener comes up" wait_for listener bash -c 'exec 3<>/dev/tcp/127.0.0.1/19082' 
+check_output "authctl ca status lists extra's SVID as authd reported it" \
+	"demo/extra +serial [0-9a-f]{16}  .*\(in [0-9]+[hm]\)" "$AUTHCTL" ca status --dir "$DEV/ca" --store "$DEV/store.mdb"
 check_output "extra's SVID is reported to the registry" "demo/extra .*\(in [0-9]+[hm]" "$AUTHCTL" workload list --store "$DEV/store.mdb"
 check_fails "extra -> backend is denied (no rule)" curl -fs --max-time 5 http://127.0.0.1:19082/
 check "and logged with the peer's verdict" wait_for "access log" grep -q \
