@@ -22,6 +22,7 @@
 #include "authd/tls.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
+#include "certs/info.h"
 #include "certs/seal.h"
 #include "certs/svid.h"
 #include "policy/policy.h"
@@ -731,6 +732,25 @@ admin_workloads(void *arg, struct strbuf *out)
 
 /* ---- Start and run ---------------------------------------------------------- */
 
+/* CA expiry into /metrics, and a warning well before it matters. */
+static void
+report_ca(struct daemon *d)
+{
+	struct certs_info a;
+	int64_t now = proxy_now_ms() / 1000, issuer = certs_ca_not_after(d->ca), anchor = 0;
+
+	for (size_t i = 0; i < certs_bundle_count(d->bundle); i++)
+		if (certs_bundle_info(d->bundle, i, &a) == 0 && (anchor == 0 || a.not_after < anchor))
+			anchor = a.not_after;
+	metrics_ca(d->metrics, issuer, anchor);
+	if (issuer - now < 7 * 86400)
+		log_warn("the issuer in %s expires in %lld h: run 'authctl ca rotate'", d->cfg.ca_dir,
+		    (long long)((issuer - now) / 3600));
+	if (anchor - now < 30 * 86400)
+		log_warn("a trust anchor in %s expires in %lld days: run 'authctl ca rotate --new-root'",
+		    d->cfg.ca_dir, (long long)((anchor - now) / 86400));
+}
+
 static int
 load_trust(struct daemon *d)
 {
@@ -762,6 +782,7 @@ load_trust(struct daemon *d)
 		log_warn("trust bundle %s: %s", path, tls_strerror(r));
 		return r;
 	}
+	report_ca(d);
 	return 0;
 }
 
@@ -787,6 +808,8 @@ start(struct daemon *d)
 	unsigned n;
 	int r;
 
+	if ((r = metrics_new(&d->metrics)) != 0)
+		return r;
 	if ((r = load_trust(d)) != 0)
 		return r;
 	if ((r = make_parent(d->cfg.store)) != 0) {
@@ -801,8 +824,6 @@ start(struct daemon *d)
 		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
 		return r;
 	}
-	if ((r = metrics_new(&d->metrics)) != 0)
-		return r;
 	n = d->cfg.workers != 0 ? d->cfg.workers : uv_available_parallelism();
 	if (n > PROXY_WORKERS_MAX)
 		n = PROXY_WORKERS_MAX;

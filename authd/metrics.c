@@ -59,6 +59,7 @@ struct metrics {
 	struct svid_gauge svid[METRICS_SERIES_MAX];
 	uint64_t policy_rev, registry_rev;
 	int ready, draining;
+	int64_t ca_issuer, ca_anchor;	/* not_after; 0 = not set */
 };
 
 static const struct {
@@ -421,4 +422,22 @@ metrics_render(const struct metrics *m, int64_t now, struct strbuf *out)
 	    m->registry_rev);
 	gauge(out, "authd_ready", "1 when /readyz answers 200.", (uint64_t)m->ready);
 	gauge(out, "authd_draining", "1 while shutting down.", (uint64_t)m->draining);
+	if (m->ca_issuer != 0 || m->ca_anchor != 0) {
+		strbuf_puts(out, "# HELP authd_ca_expiry_seconds Seconds until a CA certificate "
+		    "expires: the issuer signing this node's SVIDs, and the trust anchor that "
+		    "expires first.\n# TYPE authd_ca_expiry_seconds gauge\n");
+		strbuf_printf(out, "authd_ca_expiry_seconds{cert=\"issuer\"} %" PRId64 "\n",
+		    seconds_left(m->ca_issuer, now));
+		strbuf_printf(out, "authd_ca_expiry_seconds{cert=\"trust_anchor\"} %" PRId64 "\n",
+		    seconds_left(m->ca_anchor, now));
+	}
+}
+
+void
+metrics_ca(struct metrics *m, int64_t issuer_not_after, int64_t anchor_not_after)
+{
+	if (m == NULL)
+		return;
+	m->ca_issuer = issuer_not_after;
+	m->ca_anchor = anchor_not_after;
 }

@@ -57,6 +57,11 @@ void metrics_bytes(struct metrics *m, enum metrics_dir dir, uint64_t rx, uint64_
 void metrics_active(struct metrics *m, enum metrics_dir dir, int delta);
 /* authd_svid_expiry_seconds{workload="NS/NAME"}: set to not_after - now at render time; 0 removes. */
 void metrics_svid(struct metrics *m, const char *workload, int64_t not_after);
+/*
+ * authd_ca_expiry_seconds{cert="issuer"|"trust_anchor"}, judged at render
+ * time; rendered once set (the CA is loaded).
+ */
+void metrics_ca(struct metrics *m, int64_t issuer_not_after, int64_t anchor_not_after);
 /* authd_policy_revision, authd_registry_revision. */
 void metrics_revisions(struct metrics *m, uint64_t policy, uint64_t registry);
 /* authd_ready (1/0), authd_draining (1/0). */

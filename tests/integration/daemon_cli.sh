@@ -44,6 +44,10 @@ check_output "the access log has the denial with its reason" \
 check_output "/metrics counts the denial" \
 	'^authd_connections_total\{direction="inbound",decision="deny",reason="no-rule"\} 1$' \
 	curl -s http://127.0.0.1:15000/metrics
+check_output "/metrics has the issuer's time left" '^authd_ca_expiry_seconds\{cert="issuer"\} 2[0-9]{6}$' \
+	curl -s http://127.0.0.1:15000/metrics
+check_output "and the first trust anchor's" '^authd_ca_expiry_seconds\{cert="trust_anchor"\} 3[0-9]{7}$' \
+	curl -s http://127.0.0.1:15000/metrics
 check_output "/workloads lists both with SVIDs" '"spiffe_id":"spiffe://dev.authd.test/ns/demo/sa/frontend".*"svid":\{"serial"' \
 	curl -s http://127.0.0.1:15000/workloads
 
