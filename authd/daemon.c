@@ -510,6 +510,7 @@ shutdown_all(struct daemon *d)
 	close_handle((uv_handle_t *)&d->sig_hup);
 	close_handle((uv_handle_t *)&d->tick);
 	close_handle((uv_handle_t *)&d->store_watch);
+	trust_unwatch(d);
 	for (size_t i = 0; i < d->n_dev_apps; i++)
 		close_handle((uv_handle_t *)&d->dev_apps[i]);
 }
@@ -652,6 +653,11 @@ admin_readyz(void *arg, struct strbuf *out)
 		strbuf_puts(out, "draining\n");
 		ready = false;
 	}
+	if (d->trust_error[0] != '\0') {
+		/* Still serving with the trust it had; the operator must fix ca_dir. */
+		strbuf_printf(out, "ca_dir reload failed: %s\n", d->trust_error);
+		ready = false;
+	}
 	for (wl = d->served; wl != NULL; wl = wl->next) {
 		if (served_ready(wl, now))
 			continue;
@@ -732,60 +738,6 @@ admin_workloads(void *arg, struct strbuf *out)
 
 /* ---- Start and run ---------------------------------------------------------- */
 
-/* CA expiry into /metrics, and a warning well before it matters. */
-static void
-report_ca(struct daemon *d)
-{
-	struct certs_info a;
-	int64_t now = proxy_now_ms() / 1000, issuer = certs_ca_not_after(d->ca), anchor = 0;
-
-	for (size_t i = 0; i < certs_bundle_count(d->bundle); i++)
-		if (certs_bundle_info(d->bundle, i, &a) == 0 && (anchor == 0 || a.not_after < anchor))
-			anchor = a.not_after;
-	metrics_ca(d->metrics, issuer, anchor);
-	if (issuer - now < 7 * 86400)
-		log_warn("the issuer in %s expires in %lld h: run 'authctl ca rotate'", d->cfg.ca_dir,
-		    (long long)((issuer - now) / 3600));
-	if (anchor - now < 30 * 86400)
-		log_warn("a trust anchor in %s expires in %lld days: run 'authctl ca rotate --new-root'",
-		    d->cfg.ca_dir, (long long)((anchor - now) / 86400));
-}
-
-static int
-load_trust(struct daemon *d)
-{
-	uint8_t key[CERTS_SEAL_KEY_LEN];
-	char path[4200];
-	int r;
-
-	if (d->cfg.seal_key[0] != '\0') {
-		if ((r = certs_seal_key_read(d->cfg.seal_key, key)) != 0) {
-			log_warn("seal key %s: %s", d->cfg.seal_key, tls_strerror(r));
-			return r;
-		}
-	}
-	r = certs_ca_load(d->cfg.ca_dir, d->cfg.seal_key[0] != '\0' ? key : NULL, &d->ca);
-	util_wipe(key, sizeof(key));
-	if (r != 0) {
-		log_warn("CA %s: %s (create one with: authctl ca init --dir %s --trust-domain %s)",
-		    d->cfg.ca_dir, tls_strerror(r), d->cfg.ca_dir, d->cfg.trust_domain);
-		return r;
-	}
-	if (strcmp(certs_ca_td(d->ca), d->cfg.trust_domain) != 0) {
-		log_warn("CA %s is for trust domain %s, not %s", d->cfg.ca_dir, certs_ca_td(d->ca),
-		    d->cfg.trust_domain);
-		return -EINVAL;
-	}
-	if (util_snprintf(path, sizeof(path), "%s/%s", d->cfg.ca_dir, CERTS_CA_BUNDLE) != 0)
-		return -ENAMETOOLONG;
-	if ((r = certs_bundle_load(path, &d->bundle)) != 0) {
-		log_warn("trust bundle %s: %s", path, tls_strerror(r));
-		return r;
-	}
-	report_ca(d);
-	return 0;
-}
-
 /* The store's directory (the state dir, usually) is created 0700 when missing. */
 static int
 make_parent(const char *path)
@@ -810,7 +762,7 @@ start(struct daemon *d)
 
 	if ((r = metrics_new(&d->metrics)) != 0)
 		return r;
-	if ((r = load_trust(d)) != 0)
+	if ((r = trust_load(d, &d->trust)) != 0)
 		return r;
 	if ((r = make_parent(d->cfg.store)) != 0) {
 		log_warn("cannot create the directory of %s: %s", d->cfg.store, strerror(-r));
@@ -871,6 +823,7 @@ start(struct daemon *d)
 	if (registry_revision(d->store, &d->registry_rev) != 0)
 		d->registry_rev = 0;
 	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
+	trust_watch(d);
 	sync_workloads(d);
 	return 0;
 }
@@ -911,8 +864,7 @@ daemon_run(struct daemon *d)
 	metrics_free(d->metrics);
 	policy_reader_free(d->reader);
 	policy_store_close(d->store);
-	certs_bundle_free(d->bundle);
-	certs_ca_free(d->ca);
+	trust_unref(d->trust);
 	uv_mutex_destroy(&d->lock);
 	return r;
 }

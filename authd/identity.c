@@ -40,6 +40,7 @@ ident_unref(struct ident *id)
 	tls_config_free(id->server);
 	tls_config_free(id->client);
 	certs_svid_free(id->svid);
+	trust_unref(id->trust);
 	free(id);
 }
 
@@ -108,7 +109,7 @@ issue_work(uv_work_t *w)
 	struct daemon *d = w->data;
 
 	d->issue_svid = NULL;
-	d->issue_err = certs_svid_new(d->ca, &d->issue_wl->id, d->issue_ttl,
+	d->issue_err = certs_svid_new(d->issue_trust->ca, &d->issue_wl->id, d->issue_ttl,
 	    proxy_now_ms() / 1000, &d->issue_svid);
 }
 
@@ -136,7 +137,7 @@ record_status(struct served *wl, const struct certs_svid *svid)
 }
 
 static int
-make_ident(struct served *wl, struct certs_svid *svid, struct ident **out)
+make_ident(struct served *wl, struct trust *t, struct certs_svid *svid, struct ident **out)
 {
 	struct daemon *d = wl->d;
 	struct ident *id = calloc(1, sizeof(*id));
@@ -146,11 +147,12 @@ make_ident(struct served *wl, struct certs_svid *svid, struct ident **out)
 	if (id == NULL)
 		return -ENOMEM;
 	atomic_init(&id->refs, 1);
+	id->trust = trust_ref(t);
 	id->svid = svid;
 	if (wl->spec.listen[0] != '\0')
-		r = tls_config_new(TLS_SERVER, svid, d->bundle, d->cfg.trust_domain, &id->server);
+		r = tls_config_new(TLS_SERVER, svid, t->bundle, d->cfg.trust_domain, &id->server);
 	if (r == 0 && wl->n_up > 0)
-		r = tls_config_new(TLS_CLIENT, svid, d->bundle, d->cfg.trust_domain, &id->client);
+		r = tls_config_new(TLS_CLIENT, svid, t->bundle, d->cfg.trust_domain, &id->client);
 	if (r != 0) {
 		id->svid = NULL;	/* the caller still owns it */
 		ident_unref(id);
@@ -166,16 +168,28 @@ issue_done(uv_work_t *w, int status)
 	struct daemon *d = w->data;
 	struct served *wl = d->issue_wl;
 	struct certs_svid *svid = d->issue_svid;
+	struct trust *t = d->issue_trust;
 	struct ident *id = NULL;
 	int err = status < 0 ? -ECANCELED : d->issue_err;
 
 	d->issue_running = false;
+	d->issue_trust = NULL;
 	d->issue_wl = NULL;
 	d->issue_svid = NULL;
 	wl->queued = false;
-	if (err == 0 && !wl->removed && (err = make_ident(wl, svid, &id)) == 0)
+	if (err == 0 && !wl->removed && t != d->trust) {
+		/* The CA rolled over while this was signed: sign again under the new one. */
+		certs_svid_free(svid);
+		trust_unref(t);
+		served_unref(wl);
+		identity_request(wl);
+		start_next(d);
+		return;
+	}
+	if (err == 0 && !wl->removed && (err = make_ident(wl, t, svid, &id)) == 0)
 		svid = NULL;
 	certs_svid_free(svid);
+	trust_unref(t);
 	if (wl->removed) {
 		ident_unref(id);
 	} else if (err != 0) {
@@ -233,11 +247,14 @@ start_next(struct daemon *d)
 			continue;
 		}
 		d->issue_wl = wl;
+		d->issue_trust = trust_ref(d->trust);
 		d->issue_ttl = d->cfg.svid_ttl;
 		d->issue_work.data = d;
 		if (uv_queue_work(d->loop, &d->issue_work, issue_work, issue_done) < 0) {
 			wl->queued = false;
 			d->issue_wl = NULL;
+			trust_unref(d->issue_trust);
+			d->issue_trust = NULL;
 			schedule(wl, 1000);
 			served_unref(wl);
 			continue;

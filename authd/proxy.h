@@ -57,8 +57,23 @@ struct tls_ticket;
  * it. Connections hold a reference, so a renewal swaps in a new identity
  * for new handshakes while established ones keep theirs.
  */
+/*
+ * The CA and trust bundle loaded from ca_dir. A rollover (a changed file
+ * there) loads a new one; identities keep the one they were built on, since
+ * their TLS configs borrow its bundle, so it is reference counted.
+ */
+struct trust {
+	atomic_uint refs;
+	struct certs_ca *ca;
+	struct certs_bundle *bundle;
+};
+
+struct trust *trust_ref(struct trust *t);
+void trust_unref(struct trust *t);
+
 struct ident {
 	atomic_uint refs;
+	struct trust *trust;		/* the CA that signed svid; configs borrow its bundle */
 	struct certs_svid *svid;
 	struct tls_config *server;	/* NULL without an inbound listener */
 	struct tls_config *client;	/* NULL without upstreams */
@@ -150,8 +165,10 @@ struct daemon {
 	void *flags_arg;
 	struct policy_store *store;
 	struct policy_reader *reader;
-	struct certs_ca *ca;
-	struct certs_bundle *bundle;
+	struct trust *trust;		/* current; main loop only */
+	char trust_error[256];		/* why the last reload of ca_dir failed, for /readyz */
+	uv_fs_event_t ca_watch;
+	uv_timer_t ca_debounce;
 	struct metrics *metrics;
 	struct admin *admin;
 	struct served *served;
@@ -174,6 +191,7 @@ struct daemon {
 	bool issue_running;
 	uv_work_t issue_work;
 	struct served *issue_wl;
+	struct trust *issue_trust;	/* the CA the running job signs with */
 	struct certs_svid *issue_svid;
 	int issue_err;
 	uint32_t issue_ttl;		/* copied for the job: a reload may change cfg meanwhile */
@@ -348,6 +366,14 @@ void conn_close_all(struct worker *w);
  * is now: those no longer allowed close, logged and counted as "revoked".
  */
 void conn_recheck_all(struct worker *w);
+
+/* trust.c */
+/* Load ca_dir (CA and bundle) into a new trust; logs why not. */
+int trust_load(struct daemon *d, struct trust **out) AD_MUST_CHECK;
+/* Watch ca_dir: a change reloads it and re-issues every SVID under the new issuer. */
+void trust_watch(struct daemon *d);
+/* Close the watch handles (shutdown). */
+void trust_unwatch(struct daemon *d);
 
 /* dev.c */
 /* Prepare a dev state dir (CA, store, workloads, policy); fills cfg. */

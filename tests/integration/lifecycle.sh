@@ -111,6 +111,52 @@ check_output "logged as revoked because the rule expired" \
 	'"src":"spiffe://life.test/ns/batch/sa/tmp".*"decision":"revoked","rule":2,"reason":"expired","end":"revoked"' \
 	cat "$T/access.log"
 
+# Issuer rollover to a new root, live: SVIDs re-issued under the new issuer,
+# peers of the old generation accepted while the old root is in the bundle,
+# rejected once it is removed; no restart.
+"$AUTHCTL" ca issue --dir "$T/ca" --id spiffe://life.test/ns/shop/sa/old --ttl 1h --out "$T/old" >/dev/null
+old_root=$("$AUTHCTL" ca bundle list --dir "$T/ca" | awk 'NR == 1 { print $1 }')
+api_serial() {
+	curl -s http://127.0.0.1:15190/workloads |
+		"$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])'
+}
+# An old-generation client: authenticated (so the policy answers 403), or refused.
+old_client() {
+	printf 'CONNECT 127.0.0.1:18190 HTTP/1.1\r\n\r\n' | timeout 5 openssl s_client -quiet -ign_eof \
+		-connect 127.0.0.1:15191 -cert "$T/old/svid.pem" -cert_chain "$T/old/svid.pem" -key "$T/old/svid.key" \
+		-CAfile "$T/old/bundle.pem" 2>&1 | grep -m1 '^HTTP/1.1' || true
+}
+check_output "before: the old-generation client is authenticated (403 from policy)" "^HTTP/1.1 403" old_client
+check "authctl ca rotate --new-root while authd runs" "$AUTHCTL" ca rotate --dir "$T/ca" --new-root
+check "authd reloads the CA directory" wait_for "reload" grep -q "trust reloaded from" "$T/authd.err"
+check "and re-issues under the new issuer" wait_for "re-issue" \
+	bash -c "grep -c 'trust reloaded' '$T/authd.err' >/dev/null && [ \"\$(grep -c 'shop/api: SVID' '$T/authd.err')\" -ge 2 ]"
+check_output "new generation on both ends: cli -> api still works" "^ok$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
+s.sendall(b"newgen"); print("ok" if s.recv(6) == b"newgen" else "bad")'
+check_output "the old generation is still accepted: its root is in the bundle" "^HTTP/1.1 403" old_client
+check "authctl ca bundle remove the old root" "$AUTHCTL" ca bundle remove --dir "$T/ca" "${old_root:0:16}"
+check "authd reloads again" wait_for "second reload" bash -c "[ \"\$(grep -c 'trust reloaded' '$T/authd.err')\" -ge 2 ]"
+sleep 0.5	# the re-issued SVIDs land
+check_eq "the old generation is now refused at the handshake (no HTTP answer)" "$(old_client)" ""
+check_output "counted as an unknown authority" \
+	'^authd_handshake_failures_total\{direction="inbound",reason="(unknown-authority|bad-signature)"\} [1-9]' \
+	curl -s http://127.0.0.1:15190/metrics
+check_output "the new generation is unaffected" "^ok$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
+s.sendall(b"after!"); print("ok" if s.recv(6) == b"after!" else "bad")'
+echo "not a bundle" >"$T/ca/bundle.pem.new" && mv "$T/ca/bundle.pem" "$T/bundle.saved" && mv "$T/ca/bundle.pem.new" "$T/ca/bundle.pem"
+check "an unreadable bundle is reported in /readyz" wait_for "readyz" bash -c \
+	"curl -s http://127.0.0.1:15190/readyz | grep -q 'ca_dir reload failed: trust bundle'"
+check_output "while authd keeps serving with what it had" "^ok$" "$PY" -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
+s.sendall(b"still!"); print("ok" if s.recv(6) == b"still!" else "bad")'
+mv "$T/bundle.saved" "$T/ca/bundle.pem"
+check "a good bundle again makes it ready" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+
 # kill -9, then start again: same policy and workloads (LMDB), fresh SVIDs.
 before=$(curl -s http://127.0.0.1:15190/workloads | "$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])')
 kill -KILL $pid
