@@ -32,7 +32,8 @@ check_valid(const struct config *c)
 	CHECK(c->admin[0] == '\0' || addr_parse(c->admin, false, &a, NULL) == 0);
 	CHECK(c->log_level == CONFIG_LOG_DEBUG || c->log_level == CONFIG_LOG_INFO ||
 	    c->log_level == CONFIG_LOG_WARN);
-	CHECK(c->svid_ttl >= 60 && c->svid_ttl <= 86400);
+	CHECK(c->svid_ttl >= 5 && c->svid_ttl <= 86400);
+	CHECK(c->workers <= CONFIG_WORKERS_MAX);
 	CHECK(l->handshake_timeout_ms >= 100 && l->handshake_timeout_ms <= 300000);
 	CHECK(l->header_timeout_ms >= 100 && l->header_timeout_ms <= 300000);
 	CHECK(l->connect_timeout_ms >= 100 && l->connect_timeout_ms <= 300000);

@@ -6,6 +6,8 @@
 AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}
 [ -x "$AUTHD" ] || { echo "lifecycle: $AUTHD not built"; exit 1; }
+# On a failure, show what authd said (the temp dir goes away).
+at_exit '[ "$T_FAIL" -eq 0 ] || { for f in "$T"/authd*.err; do echo "--- $f"; tail -40 "$f"; done; } >&2'
 
 wait_for() {
 	local desc=$1 i; shift
@@ -99,13 +101,13 @@ check_fails "no renewal failed" bash -c \
 check "still ready" curl -fs http://127.0.0.1:15190/readyz
 
 # An expiring rule: its tunnel is closed once it has expired, with no commit.
-check "a rule for batch/tmp that expires in 3 s" "$AUTHCTL" policy allow --store "$T/state/store.mdb" \
-	--from spiffe://life.test/ns/batch/sa/tmp --to spiffe://life.test/ns/shop/sa/api --port 18190 --expires 3s
+check "a rule for batch/tmp that expires in 8 s" "$AUTHCTL" policy allow --store "$T/state/store.mdb" \
+	--from spiffe://life.test/ns/batch/sa/tmp --to spiffe://life.test/ns/shop/sa/api --port 18190 --expires 8s
 check_output "its open tunnel works, then closes when the rule expires" "^echo=ok then=closed$" "$PY" -c '
 import socket
 s = socket.create_connection(("127.0.0.1", 19191)); s.settimeout(5)
 s.sendall(b"hello"); echo = "ok" if s.recv(5) == b"hello" else "bad"
-s.settimeout(15)
+s.settimeout(20)
 print("echo=%s then=%s" % (echo, "closed" if s.recv(1) == b"" else "open"))'
 check_output "logged as revoked because the rule expired" \
 	'"src":"spiffe://life.test/ns/batch/sa/tmp".*"decision":"revoked","rule":2,"reason":"expired","end":"revoked"' \
