@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/un.h>
 
 #include "authd/accesslog.h"
@@ -753,6 +756,38 @@ make_parent(const char *path)
 	return util_mkdir_p(dir, 0700);
 }
 
+/*
+ * One daemon per store. Its listeners use SO_REUSEPORT (one per loop), so a
+ * second authd started by mistake would bind the same ports and silently
+ * take half the connections; the lock makes it refuse to start instead.
+ */
+static int
+lock_store(struct daemon *d)
+{
+	char path[4200];
+	int fd;
+
+	if (util_snprintf(path, sizeof(path), "%s.authd-lock", d->cfg.store) != 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		log_warn("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+
+		close(fd);
+		if (err == EWOULDBLOCK)
+			log_warn("another authd is running with the store %s", d->cfg.store);
+		else
+			log_warn("%s: %s", path, strerror(err));
+		return -err;
+	}
+	d->lock_fd = fd;	/* held until exit */
+	return 0;
+}
+
 static int
 start(struct daemon *d)
 {
@@ -768,6 +803,8 @@ start(struct daemon *d)
 		log_warn("cannot create the directory of %s: %s", d->cfg.store, strerror(-r));
 		return r;
 	}
+	if ((r = lock_store(d)) != 0)
+		return r;
 	if ((r = policy_store_open(d->cfg.store, POLICY_OPEN_CREATE, 0, &d->store)) != 0) {
 		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
 		return r;
@@ -865,6 +902,8 @@ daemon_run(struct daemon *d)
 	policy_reader_free(d->reader);
 	policy_store_close(d->store);
 	trust_unref(d->trust);
+	if (d->lock_fd > 0)
+		close(d->lock_fd);
 	uv_mutex_destroy(&d->lock);
 	return r;
 }

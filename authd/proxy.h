@@ -174,6 +174,7 @@ struct daemon {
 	struct served *served;
 	struct served *retired;		/* removed, listeners still closing on some worker */
 	uv_mutex_t lock;		/* served, retired, ident swaps, listen_error */
+	int lock_fd;			/* flock on STORE.authd-lock: one daemon per store */
 	struct worker *workers[PROXY_WORKERS_MAX];
 	unsigned n_workers;
 	atomic_uint active;		/* connections, all workers */

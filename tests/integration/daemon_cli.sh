@@ -113,6 +113,9 @@ check "and authd keeps serving" curl -fs http://127.0.0.1:15100/readyz
 sed -i '$d' "$T/authd.yaml"
 sed -i 's/name: web/name: api/' "$T/authd.yaml"
 kill -HUP $cfg_pid
+sed 's/15100/15199/' "$T/authd.yaml" >"$T/second.yaml"
+check_exit "a second authd on the same store refuses to start" 3 "$AUTHD" --config "$T/second.yaml"
+check_output "and says why" "another authd is running with the store" "$AUTHD" --config "$T/second.yaml"
 check "a good config on SIGHUP swaps the workloads" wait_for reload bash -c \
 	"curl -s http://127.0.0.1:15100/workloads | grep -q '\"name\":\"api\"'"
 check_fails "the old workload is gone" bash -c "curl -s http://127.0.0.1:15100/workloads | grep -q '\"name\":\"web\"'"
