@@ -9,13 +9,6 @@ AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 [ -x "$AUTHD" ] || { echo "daemon_cli: $AUTHD not built"; exit 1; }
 
 # wait_for DESC CMD...: poll CMD for up to 10 s (readiness, not timing).
-wait_for() {
-	local desc=$1 i; shift
-	for i in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "timed out waiting for $desc" >&2
-	return 1
-}
-
 # ---- Flags and config errors: exit 2, nothing started -----------------------
 check_exit "unknown flag exits 2" 2 "$AUTHD" --no-such-flag
 check_exit "no config and no --dev exits 2" 2 "$AUTHD"

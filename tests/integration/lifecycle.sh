@@ -9,13 +9,6 @@ APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}
 # On a failure, show what authd said (the temp dir goes away).
 at_exit '[ "$T_FAIL" -eq 0 ] || { for f in "$T"/authd*.err; do echo "--- $f"; tail -40 "$f"; done; } >&2'
 
-wait_for() {
-	local desc=$1 i; shift
-	for i in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "timed out waiting for $desc" >&2
-	return 1
-}
-
 "$AUTHCTL" ca init --dir "$T/ca" --trust-domain life.test >/dev/null
 "$APP" echo 18190 >"$T/echo.log" 2>&1 &
 echo_pid=$!

@@ -21,8 +21,8 @@ TD=smoke.test
 "$AUTHCTL" ca issue --dir "$T/ca" --id "spiffe://$TD/ns/bench/sa/client" --out "$T/client" >/dev/null
 CLIENT=(--cert "$T/client/svid.pem" --key "$T/client/svid.key" --cacert "$T/ca/bundle.pem")
 
-# wait_for FILE REGEX: until FILE has a line matching REGEX (5 s at most).
-wait_for() {
+# wait_line FILE REGEX: until FILE has a line matching REGEX (5 s at most).
+wait_line() {
 	local i
 	for i in $(seq 50); do
 		grep -Eq "$2" "$1" 2>/dev/null && return 0
@@ -78,7 +78,7 @@ openssl s_server -accept 127.0.0.1:0 -cert "$T/server/svid.pem" -key "$T/server/
 	-tls1_3 -www -naccept 100000 >"$T/s_server.out" 2>&1 </dev/null &
 SPID=$!
 at_exit "kill $SPID 2>/dev/null; wait $SPID 2>/dev/null"
-if wait_for "$T/s_server.out" '^ACCEPT'; then
+if wait_line "$T/s_server.out" '^ACCEPT'; then
 	SPORT=$(sed -nE 's/^ACCEPT .*:([0-9]+)$/\1/p' "$T/s_server.out")
 	check_run "handshakes against s_server -Verify with an SVID" ' ok=20 errors=0' \
 		"$LB" handshake --target "127.0.0.1:$SPORT" "${CLIENT[@]}" --probe http -c 2 -n 20 -d 10
@@ -102,7 +102,7 @@ fi
 "$BE" --listen 127.0.0.1:0 --lifetime 60 >"$T/backend.out" 2>"$T/backend.err" </dev/null &
 BPID=$!
 at_exit "kill $BPID 2>/dev/null; wait $BPID 2>/dev/null"
-if wait_for "$T/backend.out" '^port='; then
+if wait_line "$T/backend.out" '^port='; then
 	BPORT=$(sed -n 's/^port=//p' "$T/backend.out")
 	check_run "plain handshake mode (connect + echo probe)" ' ok=200 errors=0' \
 		"$LB" handshake --plain --target "127.0.0.1:$BPORT" -c 4 -n 200 -d 10

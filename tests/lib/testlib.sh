@@ -53,6 +53,15 @@ check_eq() {
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
 }
 
+# wait_for DESC CMD...: poll CMD for up to 10 s until it succeeds (readiness
+# of a daemon, a log line): a bound on waiting, not a timed assertion.
+wait_for() {
+	local desc=$1 i; shift
+	for i in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "timed out waiting for $desc" >&2
+	return 1
+}
+
 finish() {
 	echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
