@@ -519,6 +519,33 @@ conn_refuse(uv_stream_t *server)
 	uv_close(&l->h, free_refused);
 }
 
+struct conn *
+conn_open(struct worker *w, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops,
+    uv_stream_t *server)
+{
+	struct ident *id;
+	struct conn *c;
+
+	if (!daemon_admit(w, wl, dir)) {
+		conn_refuse(server);	/* cheaper than a handshake to say no */
+		return NULL;
+	}
+	id = served_ident(wl);
+	if (id == NULL || (dir == METRICS_INBOUND ? id->server : id->client) == NULL ||
+	    (c = conn_new(w, wl, dir, ops)) == NULL) {
+		ident_unref(id);
+		daemon_release(wl);
+		conn_refuse(server);
+		return NULL;
+	}
+	c->ident = id;
+	if (conn_accept(c, server, dir == METRICS_INBOUND ? &c->net : &c->app) < 0) {
+		conn_abort(c, "error", "accept-failed");
+		return NULL;
+	}
+	return c;
+}
+
 int
 conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
 {

@@ -513,7 +513,8 @@ shutdown_all(struct daemon *d)
 	close_handle((uv_handle_t *)&d->sig_hup);
 	close_handle((uv_handle_t *)&d->tick);
 	close_handle((uv_handle_t *)&d->store_watch);
-	trust_unwatch(d);
+	close_handle((uv_handle_t *)&d->ca_watch);
+	close_handle((uv_handle_t *)&d->ca_debounce);
 	for (size_t i = 0; i < d->n_dev_apps; i++)
 		close_handle((uv_handle_t *)&d->dev_apps[i]);
 }

@@ -205,32 +205,15 @@ static void
 on_accept(uv_stream_t *server, int status)
 {
 	struct served *wl = server->data;
-	struct worker *w = server->loop->data;
-	struct ident *id;
 	struct conn *c;
-	int r;
 
 	if (status < 0) {
 		log_warn("inbound %s: accept: %s", wl->key, uv_strerror(status));
 		return;
 	}
-	if (!daemon_admit(w, wl, METRICS_INBOUND)) {
-		conn_refuse(server);	/* cheaper than a handshake to say no */
+	if ((c = conn_open(server->loop->data, wl, METRICS_INBOUND, &inbound_ops, server)) == NULL)
 		return;
-	}
-	if ((id = served_ident(wl)) == NULL || id->server == NULL ||
-	    (c = conn_new(w, wl, METRICS_INBOUND, &inbound_ops)) == NULL) {
-		ident_unref(id);
-		daemon_release(wl);
-		conn_refuse(server);
-		return;
-	}
-	c->ident = id;
-	if ((r = conn_accept(c, server, &c->net)) < 0) {
-		conn_abort(c, "error", "accept-failed");
-		return;
-	}
-	if ((r = tls_session_new(c->ident->server, &c->tls)) != 0) {
+	if (tls_session_new(c->ident->server, &c->tls) != 0) {
 		conn_abort(c, "error", "no-memory");
 		return;
 	}

@@ -136,35 +136,19 @@ on_accept(uv_stream_t *server, int status)
 {
 	struct upstream_rt *up = server->data;
 	struct served *wl = up->wl;
-	struct worker *w = server->loop->data;
-	struct ident *id;
 	struct conn *c;
 
 	if (status < 0) {
 		log_warn("outbound %s: accept: %s", wl->key, uv_strerror(status));
 		return;
 	}
-	if (!daemon_admit(w, wl, METRICS_OUTBOUND)) {
-		conn_refuse(server);
+	if ((c = conn_open(server->loop->data, wl, METRICS_OUTBOUND, &outbound_ops, server)) == NULL)
 		return;
-	}
-	if ((id = served_ident(wl)) == NULL || id->client == NULL ||
-	    (c = conn_new(w, wl, METRICS_OUTBOUND, &outbound_ops)) == NULL) {
-		ident_unref(id);
-		daemon_release(wl);
-		conn_refuse(server);
-		return;
-	}
-	c->ident = id;
 	c->up = up;
-	if (conn_accept(c, server, &c->app) < 0) {
-		conn_abort(c, "error", "accept-failed");
-		return;
-	}
 	if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer) != 0)
 		c->peer_addr[0] = '\0';
 	c->st = CONN_DIAL_PEER;
-	conn_deadline(c, w->limits.connect_timeout_ms);
+	conn_deadline(c, c->w->limits.connect_timeout_ms);
 	if (conn_dial(c, &c->net, &up->peer) < 0)
 		conn_abort(c, "error", "peer-unreachable");
 }

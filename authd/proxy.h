@@ -286,6 +286,15 @@ struct conn *conn_new(struct worker *w, struct served *wl, enum metrics_dir dir,
 /* Count into the worker's metrics (locked: the admin handler reads them). */
 void conn_count(struct conn *c, enum metrics_counter k, const char *l1, const char *l2);
 /*
+ * The accept path of both directions: a slot under the limits, the
+ * workload's current identity with the TLS config this direction needs,
+ * the connection, and the client accepted on its side (the mTLS side
+ * inbound, the app side outbound). NULL when the client was refused (over
+ * a limit, no identity yet) or the accept failed (the connection closes).
+ */
+struct conn *conn_open(struct worker *w, struct served *wl, enum metrics_dir dir,
+    const struct tunnel_ops *ops, uv_stream_t *server);
+/*
  * Accept a client of server and close it at once: over a limit, or no
  * identity yet. Nothing is read or written, nothing logged but the counter
  * the caller bumps.
@@ -373,8 +382,6 @@ void conn_recheck_all(struct worker *w);
 int trust_load(struct daemon *d, struct trust **out) AD_MUST_CHECK;
 /* Watch ca_dir: a change reloads it and re-issues every SVID under the new issuer. */
 void trust_watch(struct daemon *d);
-/* Close the watch handles (shutdown). */
-void trust_unwatch(struct daemon *d);
 
 /* dev.c */
 /* Prepare a dev state dir (CA, store, workloads, policy); fills cfg. */

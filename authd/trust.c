@@ -164,13 +164,3 @@ trust_watch(struct daemon *d)
 		log_warn("cannot watch %s (%s): a CA rollover needs a restart", d->cfg.ca_dir,
 		    uv_strerror(r));
 }
-
-void
-trust_unwatch(struct daemon *d)
-{
-	if (d->ca_watch.type != UV_UNKNOWN_HANDLE && !uv_is_closing((uv_handle_t *)&d->ca_watch))
-		uv_close((uv_handle_t *)&d->ca_watch, NULL);
-	if (d->ca_debounce.type != UV_UNKNOWN_HANDLE &&
-	    !uv_is_closing((uv_handle_t *)&d->ca_debounce))
-		uv_close((uv_handle_t *)&d->ca_debounce, NULL);
-}

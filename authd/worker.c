@@ -42,6 +42,24 @@ worker_bind_tcp(uv_tcp_t *h, const struct addr *a)
 	return 0;
 }
 
+/* Close wl's listeners on w (on w's thread, under d->lock). */
+static void
+close_listeners(struct worker *w, struct served *wl)
+{
+	size_t i;
+
+	if (wl->listening[w->index]) {
+		wl->listening[w->index] = false;
+		listener_close(&wl->lh[w->index], wl);
+	}
+	for (i = 0; i < wl->n_up; i++) {
+		if (wl->up[i].listening[w->index]) {
+			wl->up[i].listening[w->index] = false;
+			listener_close(&wl->up[i].lh[w->index], wl);
+		}
+	}
+}
+
 /* Bring w's listeners in line with the served set (on w's thread, under d->lock). */
 static void
 sync_listeners(struct worker *w)
@@ -51,18 +69,8 @@ sync_listeners(struct worker *w)
 	size_t i;
 	int r;
 
-	for (wl = d->retired; wl != NULL; wl = wl->next) {
-		if (wl->lh != NULL && wl->listening[w->index]) {
-			wl->listening[w->index] = false;
-			listener_close(&wl->lh[w->index], wl);
-		}
-		for (i = 0; i < wl->n_up; i++) {
-			if (wl->up[i].listening[w->index]) {
-				wl->up[i].listening[w->index] = false;
-				listener_close(&wl->up[i].lh[w->index], wl);
-			}
-		}
-	}
+	for (wl = d->retired; wl != NULL; wl = wl->next)
+		close_listeners(w, wl);
 	if (w->draining)
 		return;
 	for (wl = d->served; wl != NULL; wl = wl->next) {
@@ -113,21 +121,8 @@ run_cmd(struct worker *w, unsigned cmd)
 		uv_mutex_lock(&d->lock);
 		if (cmd & WORKER_DRAIN) {
 			/* Close what is served too: treat the whole set as retired. */
-			struct served *wl;
-			size_t i;
-
-			for (wl = d->served; wl != NULL; wl = wl->next) {
-				if (wl->listening[w->index]) {
-					wl->listening[w->index] = false;
-					listener_close(&wl->lh[w->index], wl);
-				}
-				for (i = 0; i < wl->n_up; i++) {
-					if (wl->up[i].listening[w->index]) {
-						wl->up[i].listening[w->index] = false;
-						listener_close(&wl->up[i].lh[w->index], wl);
-					}
-				}
-			}
+			for (struct served *wl = d->served; wl != NULL; wl = wl->next)
+				close_listeners(w, wl);
 		} else {
 			w->limits = d->cfg.limits;
 		}
