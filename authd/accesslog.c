@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "authd/strbuf.h"
 
 static _Atomic int log_fd = -1;
+static _Atomic uint64_t lost;		/* lines lost to failed writes */
+static _Atomic int last_errno;		/* of the last write; 0 when it worked */
 static int owned_fd = -1;	/* the file we opened, kept across reopens (main loop only) */
 
 static void
@@ -64,6 +67,7 @@ accesslog_open(const char *where)
 {
 	int fd;
 
+	atomic_store(&last_errno, 0);	/* a new start: the next write tells */
 	if (strcmp(where, "off") == 0) {
 		log_fd = -1;	/* owned_fd stays open: a writer may still hold its number */
 		return 0;
@@ -101,10 +105,31 @@ accesslog_write(const struct accesslog_entry *e)
 		return;
 	strbuf_init(&sb, 16384);
 	accesslog_format(e, &sb);
-	/* A short write to a full disk loses a line, never blocks the loop for long. */
-	if (!sb.failed)
-		(void)!write(fd, sb.p, sb.len);
+	if (!sb.failed) {
+		ssize_t n = write(fd, sb.p, sb.len);
+
+		if (n == (ssize_t)sb.len) {
+			if (atomic_load_explicit(&last_errno, memory_order_relaxed) != 0)
+				atomic_store(&last_errno, 0);
+		} else {
+			/* Short (a full disk): the rest is lost; a retry could block the loop. */
+			atomic_store(&last_errno, n < 0 ? errno : ENOSPC);
+			atomic_fetch_add(&lost, 1);
+		}
+	}
 	strbuf_free(&sb);
+}
+
+uint64_t
+accesslog_errors(void)
+{
+	return atomic_load(&lost);
+}
+
+int
+accesslog_error(void)
+{
+	return atomic_load(&last_errno);
 }
 
 void

@@ -40,6 +40,14 @@ void accesslog_format(const struct accesslog_entry *e, struct strbuf *out);
  * Returns 0 or -errno.
  */
 int accesslog_open(const char *where) AD_MUST_CHECK;
+/*
+ * Write one line. A failed write (a full disk) loses that line, is counted,
+ * and is remembered until a write succeeds: the loop never blocks on it.
+ */
 void accesslog_write(const struct accesslog_entry *e);
+/* Lines lost to failed writes since start. */
+uint64_t accesslog_errors(void);
+/* errno of the last write when it failed, 0 when it worked. */
+int accesslog_error(void);
 void accesslog_close(void);
 #endif

@@ -15,6 +15,7 @@
 #include "authd/duration.h"
 #include "certs/crypto.h"
 #include "certs/info.h"
+#include "policy/policy.h"
 
 static const struct {
 	const char *name;
@@ -65,6 +66,40 @@ ctl_parse_time(const char *s, int64_t *out)
 		return -EINVAL;
 	*out = (int64_t)timegm(&tm);
 	return 0;
+}
+
+/* A byte count from the environment; def when unset or empty. */
+static int
+env_bytes(const char *name, uint64_t def, uint64_t *out)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	*out = def;
+	if (v == NULL || *v == '\0')
+		return 0;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *v < '0' || *v > '9' || *out < 65536) {
+		ctl_err("$%s=%s: expected a byte count of at least 65536", name, v);
+		return POLICY_E_INVAL;
+	}
+	return 0;
+}
+
+int
+ctl_store_open(const char *path, unsigned flags, struct policy_store **s)
+{
+	uint64_t map, max;
+	int err;
+
+	*s = NULL;
+	if ((err = env_bytes("AUTHD_POLICY_MAP_SIZE", 0, &map)) != 0 ||
+	    (err = env_bytes("AUTHD_POLICY_MAP_MAX", POLICY_MAP_MAX, &max)) != 0)
+		return err;
+	if ((err = policy_store_open(path, flags, map, s)) == 0)
+		policy_store_set_map_max(*s, max);
+	return err;
 }
 
 void

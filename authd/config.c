@@ -405,6 +405,47 @@ bad:
 }
 
 /*
+ * A size: a whole number of bytes, or with KiB, MiB or GiB after it, in
+ * min..max (range: the bounds as a reader writes them).
+ */
+static int
+cp_size(struct cp *p, uint64_t min, uint64_t max, const char *range, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		unsigned shift;
+	} units[] = { { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "", 0 } };
+	char shown[SHOW_BUF];
+	const char *v;
+	size_t len, digits;
+	uint64_t n = 0;
+	int err = cp_scalar(p, "a size", &v, &len);
+
+	if (err != 0)
+		return err;
+	show(shown, v, len);
+	for (digits = 0; digits < len && v[digits] >= '0' && v[digits] <= '9'; digits++)
+		;
+	if (digits == 0 || digits > 12 || (digits > 1 && v[0] == '0'))
+		goto bad;
+	for (size_t i = 0; i < digits; i++)
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	for (size_t u = 0; u < AD_ARRAY_LEN(units); u++) {
+		if (len - digits != strlen(units[u].unit) ||
+		    memcmp(v + digits, units[u].unit, len - digits) != 0)
+			continue;
+		n <<= units[u].shift;	/* at most 12 digits << 30: no overflow */
+		if (n < min || n > max)
+			return cp_fail(p, ev_line(p), "%s is out of range (%s)", shown, range);
+		*out = n;
+		return 0;
+	}
+bad:
+	return cp_fail(p, ev_line(p), "'%s' is not a size (bytes, or a number with KiB, MiB or "
+	    "GiB)", shown);
+}
+
+/*
  * A duration in min_ms..max_ms; range is the bounds as a reader writes
  * them. In seconds (svid_ttl) when secs. "0" (or "0s") is a duration only
  * where min_ms is 0: duration_parse refuses zero, since for most of its
@@ -830,10 +871,10 @@ cp_admin(struct cp *p, char out[static ADDR_TEXT_MAX + 1])
 
 static const char *const top_keys[] = {
 	"trust_domain", "state_dir", "ca_dir", "seal_key", "store", "admin", "access_log",
-	"log_level", "svid_ttl", "limits", "workloads", "workers",
+	"log_level", "svid_ttl", "limits", "workloads", "workers", "store_map_size",
 };
 enum { T_TD, T_STATE, T_CA, T_SEAL, T_STORE, T_ADMIN, T_ACCESS, T_LEVEL, T_TTL, T_LIMITS,
-	T_WORKLOADS, T_WORKERS };
+	T_WORKLOADS, T_WORKERS, T_MAP };
 
 /* The top-level mapping; its MAPPING_START is the current event. */
 static int
@@ -847,7 +888,7 @@ cp_top(struct cp *p)
 
 	while ((k = cp_key(p, top_keys, AD_ARRAY_LEN(top_keys),
 	    "trust_domain, state_dir, ca_dir, seal_key, store, admin, access_log, log_level, "
-	    "svid_ttl, limits, workloads or workers", &seen, &which)) > 0) {
+	    "svid_ttl, limits, workloads, workers or store_map_size", &seen, &which)) > 0) {
 		old = key_push(p, "%s", top_keys[which]);
 		switch (which) {
 		case T_TD:
@@ -884,6 +925,10 @@ cp_top(struct cp *p)
 			break;
 		case T_WORKERS:
 			err = cp_uint(p, 0, CONFIG_WORKERS_MAX, &c->workers);
+			break;
+		case T_MAP:
+			err = cp_size(p, CONFIG_STORE_MAP_MIN, CONFIG_STORE_MAP_MAX, "1MiB..64GiB",
+			    &c->store_map_size);
 			break;
 		default:
 			err = cp_list(p, "a list of workloads", CONFIG_WORKLOADS_MAX, "workloads",
@@ -939,6 +984,7 @@ config_defaults(struct config *c)
 	memcpy(c->access_log, "stdout", sizeof("stdout"));
 	c->log_level = CONFIG_LOG_INFO;
 	c->svid_ttl = 3600;
+	c->store_map_size = CONFIG_STORE_MAP_MAX;
 	c->limits.handshake_timeout_ms = 10000;
 	c->limits.header_timeout_ms = 5000;
 	c->limits.connect_timeout_ms = 5000;

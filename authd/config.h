@@ -54,6 +54,13 @@
 #define CONFIG_WORKLOADS_MAX 256
 /* Event loops (threads) at most; see workers below. */
 #define CONFIG_WORKERS_MAX 64
+/*
+ * The store's map (store_map_size): authd maps it once and never remaps, as
+ * its loops read from several threads; it is address space, not memory. The
+ * most is POLICY_MAP_MAX, the most authctl grows a store to.
+ */
+#define CONFIG_STORE_MAP_MIN (1ull << 20)
+#define CONFIG_STORE_MAP_MAX (64ull << 30)
 
 enum config_log_level {
 	CONFIG_LOG_DEBUG,
@@ -83,6 +90,7 @@ struct config {
 	enum config_log_level log_level;	/* default info */
 	uint32_t svid_ttl;			/* seconds; default 3600; 60..86400 */
 	uint32_t workers;			/* event loops; 0 (default) = one per CPU */
+	uint64_t store_map_size;		/* bytes; default and most 64 GiB (POLICY_MAP_MAX) */
 	struct config_limits limits;
 	size_t n_workloads;
 	struct workload *workloads;		/* heap; config_free releases */

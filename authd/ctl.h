@@ -21,6 +21,15 @@ enum {
 /* The node's LMDB store (policy and workload registry) unless --db/--store or $AUTHD_POLICY_DB. */
 #define CTL_POLICY_DB_DEFAULT "/var/lib/authd/store.mdb"
 
+/*
+ * policy_store_open for authctl, sized by the environment:
+ * AUTHD_POLICY_MAP_SIZE (initial map, bytes) and AUTHD_POLICY_MAP_MAX (the
+ * most it grows to, bytes: a quota). A malformed value is named on stderr
+ * and is POLICY_E_INVAL.
+ */
+struct policy_store;
+int ctl_store_open(const char *path, unsigned flags, struct policy_store **s) AD_MUST_CHECK;
+
 /* Print "authctl: " + message + newline to stderr. */
 void ctl_err(const char *fmt, ...) AD_PRINTF(1, 2);
 

@@ -417,7 +417,7 @@ cmd_status(int argc, char **argv, struct ca_opts *o)
 	certs_bundle_free(b);
 	if (store == NULL && ((store = getenv("AUTHD_POLICY_DB")) == NULL || *store == '\0'))
 		store = CTL_POLICY_DB_DEFAULT;
-	err = policy_store_open(store, POLICY_OPEN_RDONLY, 0, &st);
+	err = ctl_store_open(store, POLICY_OPEN_RDONLY, &st);
 	if (err == POLICY_E_NO_STORE) {
 		printf("svids    no store at %s (--store)\n", store);
 	} else if (err != 0) {

@@ -170,9 +170,7 @@ parse_opts(int argc, char **argv, struct pol_opts *o)
 static int
 open_store(const struct pol_opts *o, bool write, struct policy_store **s)
 {
-	const char *env = getenv("AUTHD_POLICY_MAP_SIZE");
-	uint64_t map = env != NULL ? strtoull(env, NULL, 10) : 0;
-	int err = policy_store_open(o->db, write ? POLICY_OPEN_CREATE : POLICY_OPEN_RDONLY, map, s);
+	int err = ctl_store_open(o->db, write ? POLICY_OPEN_CREATE : POLICY_OPEN_RDONLY, s);
 
 	if (err == POLICY_E_NO_STORE) {
 		ctl_err("%s: no policy store there (write a rule with 'authctl policy allow' or "
@@ -622,7 +620,7 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 			goto out;
 		}
 	}
-	err = policy_store_open(o->db, o->dry_run ? POLICY_OPEN_RDONLY : POLICY_OPEN_CREATE, 0, &s);
+	err = ctl_store_open(o->db, o->dry_run ? POLICY_OPEN_RDONLY : POLICY_OPEN_CREATE, &s);
 	if (err == POLICY_E_NO_STORE && o->dry_run) {
 		/* Nothing stored yet: every rule would be added. */
 		for (size_t i = 0; i < set.n; i++) {
@@ -638,7 +636,7 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 		/* Dry runs diff in a write transaction that is never committed. */
 		policy_store_close(s);
 		s = NULL;
-		err = policy_store_open(o->db, 0, 0, &s);
+		err = ctl_store_open(o->db, 0, &s);
 	}
 	if (err != 0) {
 		rc = err == POLICY_E_CORRUPT || err == POLICY_E_NO_STORE ? open_store(o, true, &s)

@@ -156,9 +156,7 @@ name_args(int argc, char **argv, const struct wl_opts *o, const char *sub, const
 static int
 open_store(const struct wl_opts *o, unsigned flags, struct policy_store **s)
 {
-	const char *env = getenv("AUTHD_POLICY_MAP_SIZE");
-	uint64_t map = env != NULL ? strtoull(env, NULL, 10) : 0;
-	int err = policy_store_open(o->db, flags, map, s);
+	int err = ctl_store_open(o->db, flags, s);
 
 	if (err == POLICY_E_NO_STORE) {
 		ctl_err("%s: no store there (add a workload to create one; --store or "

@@ -469,18 +469,46 @@ sync_workloads(struct daemon *d)
 	workers_send(d, WORKER_SYNC);
 }
 
+/*
+ * Remember (for /readyz) and log, once per change, why reading the store
+ * failed; err 0 clears it. Meanwhile the loops keep what they decided and
+ * refuse what they cannot check.
+ */
+static void
+store_read_result(struct daemon *d, int err)
+{
+	char why[sizeof(d->store_read_error)];
+
+	if (err == 0) {
+		if (d->store_read_error[0] != '\0')
+			log_info("store: readable again");
+		d->store_read_error[0] = '\0';
+		return;
+	}
+	(void)!util_snprintf(why, sizeof(why), "cannot read %s: %s", d->cfg.store,
+	    policy_strerror(err));
+	if (strcmp(why, d->store_read_error) != 0)
+		log_warn("store: %s; new connections are refused until it reads again", why);
+	memcpy(d->store_read_error, why, sizeof(why));
+}
+
 static void
 check_revisions(struct daemon *d)
 {
 	uint64_t prev, reg = 0;
+	int err;
 
-	if (registry_revision(d->store, &reg) == 0 && reg != d->registry_rev) {
+	err = registry_revision(d->store, &reg);
+	if (err == 0 && reg != d->registry_rev) {
 		d->registry_rev = reg;
 		if (!d->draining)
 			sync_workloads(d);
 	}
 	prev = d->policy_rev;
-	if (policy_reader_revision(d->reader, &d->policy_rev) == 0 && prev != d->policy_rev) {
+	if (err == 0)
+		err = policy_reader_revision(d->reader, &d->policy_rev);
+	store_read_result(d, err);
+	if (err == 0 && prev != d->policy_rev) {
 		log_info("policy revision %llu: re-checking established connections",
 		    (unsigned long long)d->policy_rev);
 		workers_send(d, WORKER_RECHECK);
@@ -525,6 +553,7 @@ on_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 
 	check_revisions(d);
+	identity_retry_status(d);
 	prune_retired(d);
 	if (!d->draining) {
 		/* Rules expire between commits: re-check on the tick too. */
@@ -587,11 +616,17 @@ reload(struct daemon *d)
 		memcpy(c.ca_dir, d->cfg.ca_dir, sizeof(c.ca_dir));
 		memcpy(c.admin, d->cfg.admin, sizeof(c.admin));
 	}
-	if (strcmp(c.access_log, d->cfg.access_log) != 0 && (r = accesslog_open(c.access_log)) != 0)
+	/* Reopened even when unchanged: logrotate moves the file, then sends SIGHUP. */
+	if ((r = accesslog_open(c.access_log)) != 0)
 		log_warn("SIGHUP: access log %s: %s", c.access_log, strerror(-r));
 	log_set_level(c.log_level);
 	if (c.workers != d->cfg.workers)
 		log_warn("SIGHUP: workers needs a restart; keeping %u", d->n_workers);
+	if (c.store_map_size != d->cfg.store_map_size) {
+		log_warn("SIGHUP: store_map_size needs a restart; keeping %llu bytes",
+		    (unsigned long long)d->cfg.store_map_size);
+		c.store_map_size = d->cfg.store_map_size;
+	}
 	uv_mutex_lock(&d->lock);	/* workers copy the limits under it */
 	config_free(&d->cfg);
 	d->cfg = c;
@@ -622,19 +657,58 @@ on_store_event(uv_fs_event_t *h, const char *name, int events, int status)
 
 /* ---- Admin handlers ------------------------------------------------------- */
 
+/*
+ * Whether authd is ready; each reason it is not goes to out (NULL: only the
+ * verdict). Faults it serves through (ca_dir, store, access log) count: the
+ * operator must act, and an orchestrator should hear of it.
+ */
+static bool
+readiness(struct daemon *d, int64_t now, struct strbuf *out)
+{
+	struct served *wl;
+	bool ready = true;
+	int log_err = accesslog_error();
+
+#define NOT_READY(...) do { ready = false; if (out != NULL) strbuf_printf(out, __VA_ARGS__); } while (0)
+	if (d->draining)
+		NOT_READY("draining\n");
+	if (d->trust_error[0] != '\0')
+		NOT_READY("ca_dir reload failed: %s\n", d->trust_error);
+	if (d->store_read_error[0] != '\0')
+		NOT_READY("store: %s\n", d->store_read_error);
+	if (d->store_write_error[0] != '\0')
+		NOT_READY("store: %s\n", d->store_write_error);
+	if (log_err != 0)
+		NOT_READY("access log: write failed: %s\n", strerror(log_err));
+	for (wl = d->served; wl != NULL; wl = wl->next) {
+		if (served_ready(wl, now))
+			continue;
+		if (wl->ident == NULL)
+			NOT_READY("%s: no SVID yet\n", wl->key);
+		else if (certs_svid_not_after(wl->ident->svid) <= now)
+			NOT_READY("%s: SVID expired\n", wl->key);
+		else if (wl->failures > 0)
+			NOT_READY("%s: SVID renewal failing (%u attempts)\n", wl->key, wl->failures);
+		else
+			NOT_READY("%s: %s\n", wl->key,
+			    wl->listen_error[0] != '\0' ? wl->listen_error : "listeners not bound");
+	}
+#undef NOT_READY
+	return ready;
+}
+
 static void
 admin_metrics(void *arg, struct strbuf *out)
 {
 	struct daemon *d = arg;
-	struct served *wl;
 	int64_t now = proxy_now_ms() / 1000;
-	bool ready = !d->draining;
-
+	uint64_t used = 0, map = 0;
 	struct metrics *all;
 
-	for (wl = d->served; wl != NULL; wl = wl->next)
-		ready = ready && served_ready(wl, now);
-	metrics_state(d->metrics, ready, d->draining);
+	metrics_state(d->metrics, readiness(d, now, NULL), d->draining);
+	if (policy_store_size(d->store, &used, &map) == 0)
+		metrics_store(d->metrics, used, map);
+	metrics_access_log_errors(d->metrics, accesslog_errors());
 	if (metrics_new(&all) != 0) {
 		strbuf_puts(out, "# out of memory\n");
 		return;
@@ -649,34 +723,8 @@ static int
 admin_readyz(void *arg, struct strbuf *out)
 {
 	struct daemon *d = arg;
-	struct served *wl;
-	int64_t now = proxy_now_ms() / 1000;
-	bool ready = true;
+	bool ready = readiness(d, proxy_now_ms() / 1000, out);
 
-	if (d->draining) {
-		strbuf_puts(out, "draining\n");
-		ready = false;
-	}
-	if (d->trust_error[0] != '\0') {
-		/* Still serving with the trust it had; the operator must fix ca_dir. */
-		strbuf_printf(out, "ca_dir reload failed: %s\n", d->trust_error);
-		ready = false;
-	}
-	for (wl = d->served; wl != NULL; wl = wl->next) {
-		if (served_ready(wl, now))
-			continue;
-		ready = false;
-		if (wl->ident == NULL)
-			strbuf_printf(out, "%s: no SVID yet\n", wl->key);
-		else if (certs_svid_not_after(wl->ident->svid) <= now)
-			strbuf_printf(out, "%s: SVID expired\n", wl->key);
-		else if (wl->failures > 0)
-			strbuf_printf(out, "%s: SVID renewal failing (%u attempts)\n", wl->key,
-			    wl->failures);
-		else
-			strbuf_printf(out, "%s: %s\n", wl->key,
-			    wl->listen_error[0] != '\0' ? wl->listen_error : "listeners not bound");
-	}
 	if (ready)
 		strbuf_puts(out, "ready\n");
 	return ready ? 200 : 503;
@@ -806,7 +854,9 @@ start(struct daemon *d)
 	}
 	if ((r = lock_store(d)) != 0)
 		return r;
-	if ((r = policy_store_open(d->cfg.store, POLICY_OPEN_CREATE, 0, &d->store)) != 0) {
+	/* Mapped once: a remap under another loop's reader would crash it. */
+	if ((r = policy_store_open(d->cfg.store, POLICY_OPEN_CREATE | POLICY_OPEN_FIXED_MAP,
+	    d->cfg.store_map_size, &d->store)) != 0) {
 		log_warn("policy store %s: %s", d->cfg.store, policy_strerror(r));
 		return r;
 	}

@@ -7,6 +7,7 @@
  * on it); new handshakes use it at once, established connections keep the
  * one they started with until they end.
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "certs/error.h"
 #include "certs/schedule.h"
 #include "certs/svid.h"
+#include "policy/policy.h"
 
 /* Renew no later than this long before expiry, so a failure has time for retries. */
 #define IDENTITY_MARGIN 30
@@ -114,26 +116,64 @@ issue_work(uv_work_t *w)
 }
 
 /*
- * Report a new SVID for `authctl workload list` (registry workloads only).
- * On the loop thread: registry calls must not run concurrently in one
- * process, and a map resize needs no other transaction open. One commit
- * per renewal is a small price.
+ * Write wl's pending SVID status to the registry. On the loop thread:
+ * registry calls must not run concurrently in one process. One commit per
+ * renewal is a small price. A failure (disk or map full) keeps it pending
+ * for the tick to retry, and /readyz says why meanwhile.
  */
+static bool
+write_status(struct served *wl)
+{
+	struct daemon *d = wl->d;
+	char why[sizeof(d->store_write_error)];
+	int err = registry_set_status(d->store, wl->spec.ns, wl->spec.name, &wl->status);
+
+	if (err == 0 || err == -ENOENT) {
+		/* -ENOENT: removed from the registry meanwhile; nothing to record. */
+		wl->status_pending = false;
+		return true;
+	}
+	/* A truncated reason is still a reason; logged when it changes, not every retry. */
+	(void)!util_snprintf(why, sizeof(why), "cannot record the SVID of %s: %s", wl->key,
+	    policy_strerror(err));
+	if (strcmp(why, d->store_write_error) != 0)
+		log_warn("store: %s (retrying every second)", why);
+	memcpy(d->store_write_error, why, sizeof(why));
+	return false;
+}
+
+/* Report a new SVID for `authctl workload list` (registry workloads only). */
 static void
 record_status(struct served *wl, const struct certs_svid *svid)
 {
-	struct workload_svid_status st;
+	struct workload_svid_status *st = &wl->status;
 
 	if (wl->from_config)
 		return;
-	memset(&st, 0, sizeof(st));
-	if (util_snprintf(st.spiffe_id, sizeof(st.spiffe_id), "%s", wl->id.str) != 0 ||
-	    util_snprintf(st.serial, sizeof(st.serial), "%s", certs_svid_serial(svid)) != 0)
+	memset(st, 0, sizeof(*st));
+	if (util_snprintf(st->spiffe_id, sizeof(st->spiffe_id), "%s", wl->id.str) != 0 ||
+	    util_snprintf(st->serial, sizeof(st->serial), "%s", certs_svid_serial(svid)) != 0)
 		return;
-	st.not_after = certs_svid_not_after(svid);
-	st.updated = proxy_now_ms() / 1000;
-	if (registry_set_status(wl->d->store, wl->spec.ns, wl->spec.name, &st) != 0)
-		log_warn("%s: cannot record the SVID in the registry (authctl workload list)", wl->key);
+	st->not_after = certs_svid_not_after(svid);
+	st->updated = proxy_now_ms() / 1000;
+	wl->status_pending = true;
+	if (write_status(wl) && wl->d->store_write_error[0] != '\0')
+		identity_retry_status(wl->d);
+}
+
+void
+identity_retry_status(struct daemon *d)
+{
+	struct served *wl;
+	bool ok = true;
+
+	for (wl = d->served; wl != NULL && ok; wl = wl->next)
+		if (wl->status_pending)
+			ok = write_status(wl);
+	if (ok && d->store_write_error[0] != '\0') {
+		log_info("store: SVID statuses recorded again");
+		d->store_write_error[0] = '\0';
+	}
 }
 
 static int

@@ -60,6 +60,8 @@ struct metrics {
 	uint64_t policy_rev, registry_rev;
 	int ready, draining;
 	int64_t ca_issuer, ca_anchor;	/* not_after; 0 = not set */
+	uint64_t store_used, store_map;
+	uint64_t access_log_lost;
 };
 
 static const struct {
@@ -291,6 +293,22 @@ metrics_revisions(struct metrics *m, uint64_t policy, uint64_t registry)
 }
 
 void
+metrics_store(struct metrics *m, uint64_t used, uint64_t map)
+{
+	if (m == NULL)
+		return;
+	m->store_used = used;
+	m->store_map = map;
+}
+
+void
+metrics_access_log_errors(struct metrics *m, uint64_t lost)
+{
+	if (m != NULL)
+		m->access_log_lost = lost;
+}
+
+void
 metrics_state(struct metrics *m, int ready, int draining)
 {
 	if (m == NULL)
@@ -422,6 +440,13 @@ metrics_render(const struct metrics *m, int64_t now, struct strbuf *out)
 	    m->registry_rev);
 	gauge(out, "authd_ready", "1 when /readyz answers 200.", (uint64_t)m->ready);
 	gauge(out, "authd_draining", "1 while shutting down.", (uint64_t)m->draining);
+	header(out, "authd_store_bytes", "The LMDB store: bytes its data reaches (used) and "
+	    "the map it may fill (map, store_map_size).", "gauge");
+	strbuf_printf(out, "authd_store_bytes{kind=\"used\"} %" PRIu64 "\n"
+	    "authd_store_bytes{kind=\"map\"} %" PRIu64 "\n", m->store_used, m->store_map);
+	header(out, "authd_access_log_lost_total", "Access-log lines lost to failed writes "
+	    "(a full disk).", "counter");
+	strbuf_printf(out, "authd_access_log_lost_total %" PRIu64 "\n", m->access_log_lost);
 	if (m->ca_issuer != 0 || m->ca_anchor != 0) {
 		strbuf_puts(out, "# HELP authd_ca_expiry_seconds Seconds until a CA certificate "
 		    "expires: the issuer signing this node's SVIDs, and the trust anchor that "

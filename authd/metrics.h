@@ -64,6 +64,10 @@ void metrics_svid(struct metrics *m, const char *workload, int64_t not_after);
 void metrics_ca(struct metrics *m, int64_t issuer_not_after, int64_t anchor_not_after);
 /* authd_policy_revision, authd_registry_revision. */
 void metrics_revisions(struct metrics *m, uint64_t policy, uint64_t registry);
+/* authd_store_bytes{kind="used"|"map"}. */
+void metrics_store(struct metrics *m, uint64_t used, uint64_t map);
+/* authd_access_log_lost_total. */
+void metrics_access_log_errors(struct metrics *m, uint64_t lost);
 /* authd_ready (1/0), authd_draining (1/0). */
 void metrics_state(struct metrics *m, int ready, int draining);
 

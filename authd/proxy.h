@@ -125,6 +125,9 @@ struct served {
 	atomic_uint active;		/* connections, all workers */
 	atomic_uint listeners;		/* listener handles open, all workers */
 	char listen_error[128];		/* why a listener did not bind, for /readyz (d->lock) */
+	/* The SVID status the registry has not taken yet (a store write failed). */
+	bool status_pending;
+	struct workload_svid_status status;
 };
 
 /* Commands the main loop sends a worker (bits of worker.cmd). */
@@ -167,6 +170,9 @@ struct daemon {
 	struct policy_reader *reader;
 	struct trust *trust;		/* current; main loop only */
 	char trust_error[256];		/* why the last reload of ca_dir failed, for /readyz */
+	/* Why the last read / write of the store failed ("" = it worked), for /readyz. */
+	char store_read_error[192];
+	char store_write_error[192];
 	uv_fs_event_t ca_watch;
 	uv_timer_t ca_debounce;
 	struct metrics *metrics;
@@ -351,6 +357,8 @@ void identity_request(struct served *wl);
 void identity_stop(struct served *wl);
 /* Cancel nothing, but wait: true while a signing job runs (the loop must not close). */
 bool identity_busy(const struct daemon *d);
+/* Write the SVID statuses a failed store write left pending (the tick). */
+void identity_retry_status(struct daemon *d);
 
 /* inbound.c and outbound.c: a workload's listeners on worker w. */
 int inbound_listen(struct worker *w, struct served *wl);

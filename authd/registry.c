@@ -25,11 +25,6 @@
 /* "NS/NAME" and its NUL. */
 #define KEY_MAX (2 * WORKLOAD_NAME_MAX + 2)
 
-/* The most the map may grow to; a test may lower it to reach the limit. */
-#ifndef REGISTRY_MAP_MAX
-#define REGISTRY_MAP_MAX POLICY_MAP_MAX
-#endif
-
 /* The registry's databases inside one transaction; absent (read-only) when !present. */
 struct rtx {
 	MDB_txn *txn;
@@ -78,18 +73,11 @@ open_dbis(struct rtx *t, bool create)
 static int
 read_begin(struct policy_store *s, struct rtx *t)
 {
-	MDB_env *env = policy_store_env(s);
-	int rc, err;
+	int err;
 
 	memset(t, 0, sizeof(*t));
-	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t->txn);
-	/* Another process grew the map: adopt its size. */
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(env, 0) == 0)
-		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t->txn);
-	if (rc != 0) {
-		t->txn = NULL;
-		return policy_store_mdb_err(rc);
-	}
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &t->txn)) != 0)
+		return err;
 	err = open_dbis(t, false);
 	if (err != 0) {
 		mdb_txn_abort(t->txn);
@@ -166,11 +154,8 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 		return POLICY_E_INVAL;
 	for (;;) {
 		memset(&t, 0, sizeof(t));
-		rc = mdb_txn_begin(env, NULL, 0, &t.txn);
-		if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(env, 0)) == 0)
-			continue;
-		if (rc != 0)
-			return policy_store_mdb_err(rc);
+		if ((err = policy_store_txn_begin(s, 0, &t.txn)) != 0)
+			return err;
 		err = open_dbis(&t, true);
 		if (err == 0)
 			err = fn(&t, ctx);
@@ -181,14 +166,8 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 		}
 		if (t.txn != NULL)
 			mdb_txn_abort(t.txn);
-		if (err == POLICY_E_MAP_FULL) {
-			MDB_envinfo info;
-
-			if (mdb_env_info(env, &info) == 0 && info.me_mapsize < REGISTRY_MAP_MAX &&
-			    mdb_env_set_mapsize(env, info.me_mapsize * 2 < REGISTRY_MAP_MAX ?
-			    info.me_mapsize * 2 : REGISTRY_MAP_MAX) == 0)
-				continue;
-		}
+		if (err == POLICY_E_MAP_FULL && policy_store_grow(s))
+			continue;
 		return err > 0 ? 0 : err;
 	}
 }

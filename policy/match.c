@@ -26,7 +26,7 @@ int
 policy_reader_new(struct policy_store *s, struct policy_reader **out)
 {
 	struct policy_reader *r;
-	int rc;
+	int err;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
@@ -34,14 +34,12 @@ policy_reader_new(struct policy_store *s, struct policy_reader **out)
 		return POLICY_E_NOMEM;
 	r->s = s;
 	policy__hash(s->hash_key, "*", 1, r->h_any);
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
-		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
-	if (rc == 0)
-		rc = mdb_cursor_open(r->txn, s->index, &r->cur);
-	if (rc != 0) {
+	err = policy_store_txn_begin(s, MDB_RDONLY, &r->txn);
+	if (err == 0)
+		err = policy_store_mdb_err(mdb_cursor_open(r->txn, s->index, &r->cur));
+	if (err != 0) {
 		policy_reader_free(r);
-		return policy_store_mdb_err(rc);
+		return err;
 	}
 	mdb_txn_reset(r->txn);
 	*out = r;
@@ -63,15 +61,13 @@ policy_reader_free(struct policy_reader *r)
 static int
 reader_renew(struct policy_reader *r)
 {
-	int rc = mdb_txn_renew(r->txn);
+	int err = policy_store_txn_renew(r->s, r->txn);
 
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(r->s->env, 0) == 0)
-		rc = mdb_txn_renew(r->txn);
-	if (rc == 0)
-		rc = mdb_cursor_renew(r->txn, r->cur);
-	if (rc != 0)
+	if (err == 0)
+		err = policy_store_mdb_err(mdb_cursor_renew(r->txn, r->cur));
+	if (err != 0)
 		mdb_txn_reset(r->txn);
-	return policy_store_mdb_err(rc);
+	return err;
 }
 
 static int

@@ -42,7 +42,8 @@ enum policy_err {
 	POLICY_E_SIGNATURE = -1112,	/* bundle signature does not verify */
 	POLICY_E_KEY = -1113,		/* malformed signing/verify key */
 	POLICY_E_EXPIRED = -1114,	/* expiry time already past */
-	POLICY_E_COMMENT = -1115,	/* comment too long or not printable */
+	POLICY_E_COMMENT = -1115,
+	POLICY_E_MAP_OUTGROWN = -1116,	/* the store grew past this process's fixed map */	/* comment too long or not printable */
 };
 
 const char *policy_strerror(int err);
@@ -134,6 +135,13 @@ struct policy_store;
 enum {
 	POLICY_OPEN_RDONLY = 1 << 0,	/* never write; the store must exist */
 	POLICY_OPEN_CREATE = 1 << 1,	/* create the file when missing */
+	/*
+	 * map_size is the map for the store's life: never grown, never adopted
+	 * from another process. For processes with transactions on several
+	 * threads (authd), where a remap under a reader would be a crash: the
+	 * map is address space only, so reserve the most the store may reach.
+	 */
+	POLICY_OPEN_FIXED_MAP = 1 << 2,
 };
 
 /*
@@ -151,6 +159,12 @@ int policy_store_open(const char *path, unsigned flags, uint64_t map_size,
 /* The map size a store starts with (map_size 0), and the most it grows to. */
 #define POLICY_MAP_DEFAULT (1ull << 30)
 #define POLICY_MAP_MAX (64ull << 30)
+/*
+ * Lower the most this process grows the map to (default POLICY_MAP_MAX; no
+ * effect with POLICY_OPEN_FIXED_MAP): a quota, past which writes fail with
+ * POLICY_E_MAP_FULL and change nothing.
+ */
+void policy_store_set_map_max(struct policy_store *s, uint64_t max);
 /* Accepts NULL. */
 void policy_store_close(struct policy_store *s);
 
@@ -163,12 +177,27 @@ int policy_store_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
  * Valid until policy_store_close. The environment is opened with MDB_NOTLS
  * and room for 16 named databases, of which the policy uses 6; users open
  * their databases per transaction, finish every transaction before the
- * store is closed, and follow the store's rules: a write that hits
- * MDB_MAP_FULL is aborted, the map grown (at most POLICY_MAP_MAX) and the
- * write redone; MDB_MAP_RESIZED at begin means adopting the new size.
+ * store is closed, and follow the store's rules: transactions begin with
+ * policy_store_txn_begin, and a write that hits MDB_MAP_FULL is aborted,
+ * then redone when policy_store_grow says so.
  */
 struct MDB_env;
 struct MDB_env *policy_store_env(struct policy_store *s);
+/*
+ * Begin a transaction (mdb_flags: 0 or MDB_RDONLY), or renew a reset read
+ * transaction, adopting a map another process grew (POLICY_E_MAP_OUTGROWN
+ * instead with POLICY_OPEN_FIXED_MAP). Every transaction on the
+ * environment goes through these.
+ */
+struct MDB_txn;
+int policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, struct MDB_txn **txn)
+    AD_MUST_CHECK;
+int policy_store_txn_renew(struct policy_store *s, struct MDB_txn *txn) AD_MUST_CHECK;
+/*
+ * After a write failed with POLICY_E_MAP_FULL (and was aborted): double the
+ * map, up to the most allowed. True when it grew and the write may be redone.
+ */
+bool policy_store_grow(struct policy_store *s);
 /* An LMDB return code as the store reports it (POLICY_E_*, or -errno), for those modules. */
 int policy_store_mdb_err(int rc);
 

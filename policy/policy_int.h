@@ -42,6 +42,8 @@ struct policy_store {
 	MDB_dbi audit;
 	MDB_dbi history;
 	bool rdonly;
+	bool fixed_map;		/* POLICY_OPEN_FIXED_MAP */
+	uint64_t map_max;	/* the most policy_store_grow goes to */
 	uint8_t hash_key[16];
 };
 

@@ -10,16 +10,6 @@
 #include "authd/buf.h"
 #include "policy/policy_int.h"
 
-static int
-read_begin(struct policy_store *s, MDB_txn **txn)
-{
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
-		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-	return policy_store_mdb_err(rc);
-}
-
 /* Call visit for each entry of dbi in key order, in one read transaction. */
 static int
 walk(struct policy_store *s, MDB_dbi dbi, int (*visit)(const MDB_val *k, const MDB_val *d,
@@ -30,7 +20,7 @@ walk(struct policy_store *s, MDB_dbi dbi, int (*visit)(const MDB_val *k, const M
 	MDB_val k, d;
 	int rc, err;
 
-	if ((err = read_begin(s, &txn)) != 0)
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return err;
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
 		err = policy_store_mdb_err(rc);
@@ -100,7 +90,7 @@ policy_get(struct policy_store *s, uint64_t id, struct policy_rule *rule)
 
 	buf_writer(&b, key, sizeof(key));
 	buf_put_u64(&b, id);
-	if ((err = read_begin(s, &txn)) != 0)
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return err;
 	rc = mdb_get(txn, s->rules, &k, &d);
 	if (rc == MDB_NOTFOUND)
@@ -184,7 +174,7 @@ policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void
 	h = malloc(sizeof(*h));
 	if (h == NULL)
 		return POLICY_E_NOMEM;
-	if ((err = read_begin(s, &txn)) != 0)
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, s->history, &cur)) != 0) {
 		err = policy_store_mdb_err(rc);
@@ -233,7 +223,7 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 	r = malloc(sizeof(*r));
 	if (r == NULL)
 		return POLICY_E_NOMEM;
-	if ((err = read_begin(s, &txn)) != 0)
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, s->rules, &cur)) != 0) {
 		err = policy_store_mdb_err(rc);

@@ -508,6 +508,8 @@ static const struct {
 	{ POLICY_E_VERSION, "the policy store was written by a newer authd" },
 	{ POLICY_E_NOT_FOUND, "no such rule" },
 	{ POLICY_E_MAP_FULL, "the policy store reached its size limit" },
+	{ POLICY_E_MAP_OUTGROWN, "the store grew past this process's map size (authd: raise "
+	    "store_map_size and restart)" },
 	{ POLICY_E_NO_STORE, "no policy store at that path" },
 	{ POLICY_E_TOO_BIG, "input is larger than a documented bound" },
 	{ POLICY_E_SIGNATURE, "the policy signature does not verify" },

@@ -154,6 +154,8 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 	if (s == NULL)
 		return POLICY_E_NOMEM;
 	s->rdonly = (flags & POLICY_OPEN_RDONLY) != 0;
+	s->fixed_map = (flags & POLICY_OPEN_FIXED_MAP) != 0;
+	s->map_max = POLICY_MAP_MAX;
 	if (s->rdonly)
 		env_flags |= MDB_RDONLY;
 	if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
@@ -238,15 +240,75 @@ policy_store_env(struct policy_store *s)
 	return s->env;
 }
 
+void
+policy_store_set_map_max(struct policy_store *s, uint64_t max)
+{
+	s->map_max = max < POLICY_MAP_MAX ? max : POLICY_MAP_MAX;
+}
+
+/*
+ * MDB_MAP_RESIZED: another process grew the map past ours. Adopting its
+ * size remaps the file, which is only safe with no transaction open in this
+ * process; a fixed-map process never does it.
+ */
+static int
+adopt_size(struct policy_store *s)
+{
+	if (s->fixed_map)
+		return POLICY_E_MAP_OUTGROWN;
+	return policy_store_mdb_err(mdb_env_set_mapsize(s->env, 0));
+}
+
+int
+policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, mdb_flags, txn);
+	int err;
+
+	if (rc == MDB_MAP_RESIZED) {
+		if ((err = adopt_size(s)) != 0)
+			return err;
+		rc = mdb_txn_begin(s->env, NULL, mdb_flags, txn);
+	}
+	if (rc != 0)
+		*txn = NULL;
+	return policy_store_mdb_err(rc);
+}
+
+int
+policy_store_txn_renew(struct policy_store *s, MDB_txn *txn)
+{
+	int rc = mdb_txn_renew(txn);
+	int err;
+
+	if (rc == MDB_MAP_RESIZED) {
+		if ((err = adopt_size(s)) != 0)
+			return err;
+		rc = mdb_txn_renew(txn);
+	}
+	return policy_store_mdb_err(rc);
+}
+
+bool
+policy_store_grow(struct policy_store *s)
+{
+	MDB_envinfo info;
+	uint64_t to;
+
+	if (s->fixed_map || mdb_env_info(s->env, &info) != 0 || info.me_mapsize >= s->map_max)
+		return false;
+	to = info.me_mapsize * 2 < s->map_max ? info.me_mapsize * 2 : s->map_max;
+	return mdb_env_set_mapsize(s->env, to) == 0;
+}
+
 int
 policy_store_revision(struct policy_store *s, uint64_t *rev)
 {
 	MDB_txn *txn;
-	int rc, err;
+	int err;
 
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-	if (rc != 0)
-		return policy_store_mdb_err(rc);
+	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+		return err;
 	err = get_u64(txn, s->meta, K_REVISION, rev);
 	mdb_txn_abort(txn);
 	return err;
@@ -329,14 +391,8 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 		memset(&w, 0, sizeof(w));
 		w.s = s;
 		w.now = actor->now;
-		rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
-		if (rc == MDB_MAP_RESIZED) {
-			/* Another process grew the map: adopt its size. */
-			if ((rc = mdb_env_set_mapsize(s->env, 0)) == 0)
-				continue;
-		}
-		if (rc != 0)
-			return policy_store_mdb_err(rc);
+		if ((err = policy_store_txn_begin(s, 0, &w.txn)) != 0)
+			return err;
 		err = fn(&w, ctx);
 		if (err == 0 && w.changed) {
 			err = get_u64(w.txn, s->meta, K_REVISION, &rev);
@@ -352,14 +408,9 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 		}
 		if (w.txn != NULL)
 			mdb_txn_abort(w.txn);
-		if (err == POLICY_E_MAP_FULL) {
-			MDB_envinfo info;
-
-			/* Nothing was written; grow the map and do it all again. */
-			if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize < POLICY_MAP_MAX &&
-			    mdb_env_set_mapsize(s->env, info.me_mapsize * 2) == 0)
-				continue;
-		}
+		/* Nothing was written; grow the map and do it all again. */
+		if (err == POLICY_E_MAP_FULL && policy_store_grow(s))
+			continue;
 		return err;
 	}
 }

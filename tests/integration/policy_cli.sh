@@ -151,6 +151,16 @@ check "a store with a 64 KiB map grows to take 3000 rules" \
 	env AUTHD_POLICY_MAP_SIZE=65536 $AUTHCTL policy apply --db "$T/small.mdb" -f "$T/big.yaml"
 check_output "and is consistent" "consistent: 3001 rules" $P verify-db --db "$T/small.mdb"
 
+# A quota (AUTHD_POLICY_MAP_MAX): the write that does not fit fails whole and names why.
+$P allow --db "$T/quota.mdb" --from spiffe://example.org/ns/a/sa/x --to $B --port 443 >/dev/null
+$P export --db "$T/quota.mdb" >"$T/quota.before"
+check_output "an apply past AUTHD_POLICY_MAP_MAX fails: size limit" "reached its size limit" \
+	env AUTHD_POLICY_MAP_SIZE=65536 AUTHD_POLICY_MAP_MAX=262144 $AUTHCTL policy apply --db "$T/quota.mdb" -f "$T/big.yaml"
+$P export --db "$T/quota.mdb" >"$T/quota.after"
+check "and the store is as it was" cmp -s "$T/quota.before" "$T/quota.after"
+check_output "a malformed AUTHD_POLICY_MAP_MAX is named" 'AUTHD_POLICY_MAP_MAX=1e9: expected a byte count' \
+	env AUTHD_POLICY_MAP_MAX=1e9 $AUTHCTL policy list --db "$T/quota.mdb"
+
 # --- kill -9 of a writer never leaves a partial state ------------------------------------
 gen 4000 setA >"$T/A.yaml"
 gen 3000 setB | sed 's/c\([0-9]*\)"/d\1"/' >"$T/B.yaml"

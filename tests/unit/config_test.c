@@ -372,6 +372,23 @@ TEST(count_bounds)
 	EXPECT_BAD("workers: 65\n", "line 1: workers: ");
 	EXPECT_BAD("workers: -1\n", "line 1: workers: ");
 	EXPECT_EQ(c.workers, 64u);
+
+	/* The store's map: bytes or KiB/MiB/GiB, 1 MiB .. 64 GiB, default the most. */
+	EXPECT_EQ(c.store_map_size, 64ull << 30);
+	EXPECT_OK(parse(&c, "store_map_size: 2MiB\n", err));
+	EXPECT_EQ(c.store_map_size, 2ull << 20);
+	EXPECT_OK(parse(&c, "store_map_size: 1048576\n", err));
+	EXPECT_EQ(c.store_map_size, 1ull << 20);
+	EXPECT_OK(parse(&c, "store_map_size: 64GiB\n", err));
+	EXPECT_EQ(c.store_map_size, 64ull << 30);
+	EXPECT_BAD("store_map_size: 65GiB\n", "line 1: store_map_size: ", "out of range (1MiB..64GiB)");
+	EXPECT_BAD("store_map_size: 1023KiB\n", "out of range");
+	EXPECT_BAD("store_map_size: 2MB\n", "'2MB' is not a size");
+	EXPECT_BAD("store_map_size: MiB\n", "not a size");
+	EXPECT_BAD("store_map_size: 02MiB\n", "not a size");
+	EXPECT_BAD("store_map_size: 9999999999999GiB\n", "not a size");
+	EXPECT_BAD("store_map_size: [1]\n", "store_map_size: ");
+	EXPECT_EQ(c.store_map_size, 64ull << 30);
 	config_free(&c);
 }
 

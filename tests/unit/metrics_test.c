@@ -18,6 +18,16 @@
 #define RENDER_MAX (4u * 1024 * 1024)
 
 /* Every family's HELP and TYPE, and the series always present. */
+/* The store and access-log series: used and map bytes, lines lost. */
+#define STORE_TEXT(used, map, lost)					\
+	"# HELP authd_store_bytes The LMDB store: bytes its data reaches (used) and the map it may fill (map, store_map_size).\n" \
+	"# TYPE authd_store_bytes gauge\n"					\
+	"authd_store_bytes{kind=\"used\"} " used "\n"			\
+	"authd_store_bytes{kind=\"map\"} " map "\n"			\
+	"# HELP authd_access_log_lost_total Access-log lines lost to failed writes (a full disk).\n" \
+	"# TYPE authd_access_log_lost_total counter\n"			\
+	"authd_access_log_lost_total " lost "\n"
+
 #define EMPTY_TEXT							\
 	"# HELP authd_connections_total Connections that reached a decision, by decision and reason.\n" \
 	"# TYPE authd_connections_total counter\n"			\
@@ -52,7 +62,8 @@
 	"authd_ready 0\n"						\
 	"# HELP authd_draining 1 while shutting down.\n"		\
 	"# TYPE authd_draining gauge\n"					\
-	"authd_draining 0\n"
+	"authd_draining 0\n"						\
+	STORE_TEXT("0", "0", "0")
 
 /* Render m at now into a fresh heap string the caller frees. */
 static char *
@@ -166,7 +177,8 @@ TEST(test_scenario)
 	    "authd_ready 1\n"
 	    "# HELP authd_draining 1 while shutting down.\n"
 	    "# TYPE authd_draining gauge\n"
-	    "authd_draining 0\n";
+	    "authd_draining 0\n"
+	    STORE_TEXT("65536", "1048576", "3");
 	struct metrics *m = NULL;
 	char reason[16];
 	char *text;
@@ -196,6 +208,8 @@ TEST(test_scenario)
 	metrics_active(m, METRICS_INBOUND, -1);
 	metrics_active(m, METRICS_OUTBOUND, 1);
 	metrics_active(m, METRICS_OUTBOUND, -1);
+	metrics_store(m, 65536, 1048576);
+	metrics_access_log_errors(m, 3);
 	metrics_svid(m, "demo/frontend", 10000 + 3600);
 	metrics_svid(m, "demo/backend", 10000 - 5);
 	metrics_svid(m, "demo/gone", 10000 + 60);

@@ -2,14 +2,10 @@
  * The workload registry (authd/registry.c) on a real LMDB file in a temp
  * dir: put/get/list/remove, the revision, SVID status, replace, the
  * errors (-EEXIST, -ENOENT, -EINVAL), read-only stores, damaged records,
- * the WORKLOAD_MAX bound, and a full map that leaves the store unchanged.
- *
- * registry.c is included so the map's growth limit can be lowered to
- * something a test reaches; everything else is the library's code.
+ * the WORKLOAD_MAX bound, and a full map that leaves the store unchanged,
+ * whether the map may grow (to a lowered maximum) or is fixed (authd).
  */
-#define REGISTRY_MAP_MAX (2ull << 20)
-#include "authd/registry.c"
-
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "authd/workload.h"
+#include "policy/policy.h"
 #include "test.h"
+
+#define MAP_MAX (2ull << 20)
 
 static char dir[64];
 static char db[128];
@@ -480,8 +480,9 @@ TEST(map_full_changes_nothing)
 	int i, err = 0;
 
 	fresh();
-	/* Start at 256 KiB; the registry may grow it to REGISTRY_MAP_MAX (2 MiB) only. */
+	/* Start at 256 KiB; the registry may grow it to MAP_MAX (2 MiB) only. */
 	REQUIRE((s = open_store(POLICY_OPEN_CREATE, 256 << 10)) != NULL);
+	policy_store_set_map_max(s, MAP_MAX);
 	for (i = 0; i < 200; i++) {
 		big(&w, i);
 		err = registry_put(s, &w, false, NULL);
@@ -493,7 +494,7 @@ TEST(map_full_changes_nothing)
 	EXPECT(i > 8);
 	printf("  map full after %d workloads of ~40 KiB\n", i);
 	REQUIRE(policy_store_size(s, &used, &map) == 0);
-	EXPECT_EQ(map, REGISTRY_MAP_MAX);
+	EXPECT_EQ(map, MAP_MAX);
 
 	/* The failed put left nothing: not the workload, not a revision. */
 	EXPECT_EQ(rev(s), (uint64_t)i);
@@ -516,5 +517,65 @@ TEST(map_full_changes_nothing)
 	(void)test_rm_tree(dir);
 }
 
+/*
+ * authd opens the store with a fixed map: a remap under another thread's
+ * reader would crash it. Full is an error that writes nothing, and a store
+ * another process grew past the map is an error, never an adopted size.
+ */
+TEST(fixed_map_never_remaps)
+{
+	struct policy_store *s, *t;
+	struct policy_reader *r;
+	uint64_t used, map, before;
+	int i, err = 0, status;
+	pid_t pid;
+
+	fresh();
+	REQUIRE((s = open_store(POLICY_OPEN_CREATE | POLICY_OPEN_FIXED_MAP, 512 << 10)) != NULL);
+	REQUIRE(policy_reader_new(s, &r) == 0);
+	for (i = 0; i < 100; i++) {
+		big(&w, i);
+		if ((err = registry_put(s, &w, false, NULL)) != 0)
+			break;
+	}
+	EXPECT_ERR(err, POLICY_E_MAP_FULL);
+	REQUIRE(policy_store_size(s, &used, &map) == 0);
+	EXPECT_EQ(map, (uint64_t)512 << 10);
+	before = rev(s);
+	EXPECT_OK(policy_reader_revision(r, &used));
+
+	/* Another process (authctl) grows the map and writes past ours. */
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int j, e = 0;
+
+		if (policy_store_open(db, 0, 0, &t) != 0)
+			_exit(2);
+		for (j = 100; j < 130 && e == 0; j++) {
+			big(&w, j);
+			e = registry_put(t, &w, false, NULL);
+		}
+		policy_store_close(t);
+		_exit(e == 0 ? 0 : 3);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_ERR(registry_revision(s, &used), POLICY_E_MAP_OUTGROWN);
+	EXPECT_ERR(policy_reader_revision(r, &used), POLICY_E_MAP_OUTGROWN);
+	EXPECT_ERR(registry_put(s, &w, true, NULL), POLICY_E_MAP_OUTGROWN);
+	REQUIRE(policy_store_size(s, &used, &map) == 0);
+	EXPECT_EQ(map, (uint64_t)512 << 10);
+	policy_reader_free(r);
+	policy_store_close(s);
+
+	/* Opened again with room, it reads everything. */
+	REQUIRE((s = open_store(POLICY_OPEN_RDONLY | POLICY_OPEN_FIXED_MAP, 64ull << 20)) != NULL);
+	EXPECT(rev(s) > before);
+	policy_store_close(s);
+	(void)test_rm_tree(dir);
+}
+
 TEST_MAIN(empty_store, put_get_list_remove, replace_and_exists, invalid_changes_nothing,
-    svid_status, read_only, damaged_records, workload_max, map_full_changes_nothing)
+    svid_status, read_only, damaged_records, workload_max, map_full_changes_nothing,
+    fixed_map_never_remaps)
