@@ -29,12 +29,26 @@
  *   idle       open -n connections (-c at a time), print "ready conns=N",
  *              hold them until a line on stdin, SIGTERM/SIGINT, or -d seconds
  *              (default 60); the harness reads the server's RSS meanwhile.
+ *   watch      open -n connections like idle and print "ready conns=N"; then
+ *              read one line "T0 T1" from stdin: the start and end of a
+ *              policy write (CLOCK_REALTIME ns, from revoke_bench), and time
+ *              every held connection's close (the server's alert, FIN or RST
+ *              makes it readable) from T1 and from T0. Ends when every held
+ *              connection has closed, or -d seconds (default 30) after the
+ *              line; waits at most -d seconds for the line. A close is stamped
+ *              with the clock read when epoll_wait returned, so working
+ *              through a batch of 512 events does not delay the stamps; each
+ *              connection is checked afterwards to have really ended (EOF or
+ *              an error, no data). The revocation benchmark (bench/lifecycle.sh).
+ *
+ * --resume works in handshake, idle and watch modes: a first, untimed
+ * connection gets a session ticket, and every later one offers the newest.
  *
  * Output: one "mode=... key=value ..." line on stdout, then one line for
  * people. Exit 0 when at least one operation succeeded, 1 when none did
  * (the first error is printed), 2 for bad arguments.
  *
- * Limits: -c <= 20000, -n <= 20000 in idle mode and 10,000,000 otherwise,
+ * Limits: -c <= 20000, -n <= 20000 in idle and watch modes and 10,000,000 otherwise,
  * -d <= 120, --size <= 1 MiB (rr) or 256 MiB (bulk); targets are loopback
  * only. The server's chain is checked against --cacert (no host name check:
  * SPIFFE SVIDs carry a URI SAN only); --skip-verify saves the client two
@@ -52,6 +66,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -76,7 +91,7 @@
 /* Establishing the idle connections may take at most this long. */
 #define IDLE_SETUP_NS (120ull * 1000000000ull)
 
-enum mode { MODE_HANDSHAKE, MODE_RR, MODE_BULK, MODE_IDLE };
+enum mode { MODE_HANDSHAKE, MODE_RR, MODE_BULK, MODE_IDLE, MODE_WATCH };
 enum probe { PROBE_ECHO, PROBE_HTTP, PROBE_NONE };
 
 enum cstate {
@@ -87,7 +102,7 @@ enum cstate {
 	ST_HEAD_IN,	/* reading the CONNECT answer */
 	ST_GREET_OUT,	/* sending the mode byte (and the probe) */
 	ST_GREET_IN,	/* reading the probe's answer */
-	ST_HOLD,	/* idle: established, held */
+	ST_HOLD,	/* idle, watch: established, held */
 	ST_REQ_OUT,	/* rr: sending a request */
 	ST_REQ_IN,	/* rr: reading its echo */
 	ST_BULK_OUT,	/* bulk: length, then data */
@@ -105,6 +120,7 @@ struct conn {
 	uint64_t t0;		/* start of the connection, request or round */
 	uint64_t off;		/* bytes done in the current step */
 	uint32_t tail;		/* last 4 bytes of the CONNECT answer */
+	uint64_t closed_at;	/* watch: CLOCK_REALTIME ns the close was seen; 0 while open */
 	char status[13];	/* "HTTP/1.1 200" */
 	uint8_t ack[8];
 };
@@ -159,9 +175,28 @@ struct run {
 	uint64_t held;
 	struct hist lat;
 	char first_error[256];
+	/* watch */
+	uint64_t now_real;	/* CLOCK_REALTIME when the last epoll_wait returned */
+	uint64_t closed;	/* held connections seen closing */
+	uint64_t commit_t0;	/* the policy write's start and end (0: no line yet) */
+	uint64_t commit_t1;
+	uint64_t early;		/* closed before the write started */
+	uint64_t before_end;	/* closed after it started, before it returned */
+	uint64_t not_closed;	/* stamped as closed but still open afterwards */
+	struct hist since_start;	/* close - T0 */
 };
 
 static volatile sig_atomic_t stop_flag;
+
+/* Wall-clock time, comparable with another process's (revoke_bench). */
+static uint64_t
+realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void
 on_signal(int sig)
@@ -174,18 +209,19 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: load_bench handshake|rr|bulk|idle --target HOST:PORT [options]\n"
+	    "usage: load_bench handshake|rr|bulk|idle|watch --target HOST:PORT [options]\n"
 	    "  --cert FILE --key FILE   client certificate chain and key (PEM)\n"
 	    "  --cacert FILE            check the server's chain against these roots\n"
 	    "  --skip-verify            do not check the server's chain (cheaper client)\n"
 	    "  --servername NAME        SNI\n"
 	    "  --connect HOST:PORT      send an HTTP/1.1 CONNECT head, wait for 200\n"
 	    "  --plain                  no TLS (a plaintext listener in front of a proxy)\n"
-	    "  --resume                 handshake: reuse the newest session ticket\n"
+	    "  --resume                 handshake, idle, watch: reuse the newest session ticket\n"
 	    "  --probe echo|http|none   how a connection proves it is through (default echo)\n"
-	    "  -c N     concurrency (1..%u; default 32, bulk 1, idle 64)\n"
-	    "  -d S     seconds (1..%u; default 5, idle: longest hold, default 60)\n"
-	    "  -n N     handshake: at most N connections (..%u); idle: connections to hold (..%u)\n"
+	    "  -c N     concurrency (1..%u; default 32, bulk 1, idle and watch 64)\n"
+	    "  -d S     seconds (1..%u; default 5; idle: longest hold, default 60;\n"
+	    "           watch: longest wait for the write line, then for the closes, default 30)\n"
+	    "  -n N     handshake: at most N connections (..%u); idle, watch: connections to hold (..%u)\n"
 	    "  --size B rr: request size (1..%u, default 1024); bulk: round size (1024..%u, default 16 MiB)\n"
 	    "  --cpu N  pin to CPU N\n",
 	    CONC_MAX, SECONDS_MAX, TOTAL_MAX, IDLE_MAX, RR_SIZE_MAX, BULK_SIZE_MAX);
@@ -396,6 +432,7 @@ established(struct run *r, struct conn *c)
 	switch (r->o.mode) {
 	case MODE_HANDSHAKE:
 	case MODE_IDLE:
+	case MODE_WATCH:
 		if (r->counting) {
 			hist_add(&r->lat, now - c->t0);
 			if (c->ssl != NULL && SSL_session_reused(c->ssl))
@@ -404,7 +441,8 @@ established(struct run *r, struct conn *c)
 		if (r->o.mode == MODE_HANDSHAKE)
 			return STEP_DONE;
 		c->st = ST_HOLD;
-		c->want = EPOLLIN;
+		/* watch: the first event is the close; one-shot, so it is not repeated. */
+		c->want = r->o.mode == MODE_WATCH ? EPOLLIN | EPOLLONESHOT : EPOLLIN;
 		r->in_flight--;
 		r->held++;
 		return STEP_WAIT;
@@ -535,6 +573,14 @@ conn_step(struct run *r, struct conn *c)
 		return c->off < r->greet_answer ? STEP_AGAIN : established(r, c);
 	case ST_HOLD:
 		/* Held connections carry nothing: readable means the server closed it. */
+		if (r->o.mode == MODE_WATCH) {
+			/* Stamp it now, look at it after the watch (watch_verify). */
+			if (c->closed_at == 0) {
+				c->closed_at = r->now_real;
+				r->closed++;
+			}
+			return STEP_WAIT;
+		}
 		k = conn_recv(r, c, r->in, sizeof(r->in));
 		if (k == 0)
 			return STEP_WAIT;
@@ -753,6 +799,7 @@ loop_once(struct run *r, uint64_t deadline, int timeout_ms)
 	struct epoll_event evs[EVENTS_MAX];
 	int n = epoll_wait(r->ep, evs, EVENTS_MAX, timeout_ms);
 
+	r->now_real = realtime_ns();
 	for (int i = 0; i < n; i++) {
 		struct conn *c = evs[i].data.ptr;
 
@@ -778,13 +825,17 @@ prime_session(struct run *r)
 	r->counting = false;
 	if (conn_open(r, c) == 0)
 		conn_drive(r, c);
-	while (c->st != ST_FREE && !stop_flag && bench_now_ns() < deadline) {
+	/* Handshake mode ends the connection itself; idle and watch hold it. */
+	while (c->st != ST_FREE && c->st != ST_HOLD && !stop_flag && bench_now_ns() < deadline) {
 		struct epoll_event ev;
 
 		if (epoll_wait(r->ep, &ev, 1, 100) == 1)
 			conn_drive(r, c);
 	}
-	if (c->st != ST_FREE) {
+	if (c->st == ST_HOLD) {
+		r->held--;
+		conn_close(c, true);
+	} else if (c->st != ST_FREE) {
 		r->in_flight--;
 		conn_close(c, false);
 	}
@@ -833,13 +884,11 @@ run_timed(struct run *r)
 		r->t_end = deadline;
 }
 
-/* idle: establish max_conns with conc in flight, hold, release. */
+/* idle, watch: establish max_conns with conc in flight; print "ready". */
 static void
-run_idle(struct run *r)
+hold_setup(struct run *r)
 {
-	uint64_t setup_deadline, hold_deadline, next = 0;
-	bool stdin_open = true;
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+	uint64_t setup_deadline, next = 0;
 
 	r->t_start = bench_now_ns();
 	setup_deadline = r->t_start + IDLE_SETUP_NS;
@@ -860,7 +909,17 @@ run_idle(struct run *r)
 	printf("ready conns=%llu errors=%llu\n", (unsigned long long)r->held,
 	    (unsigned long long)r->errors);
 	fflush(stdout);
+}
 
+/* idle: establish, hold until a line on stdin, a signal or -d seconds, release. */
+static void
+run_idle(struct run *r)
+{
+	uint64_t hold_deadline;
+	bool stdin_open = true;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+
+	hold_setup(r);
 	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, STDIN_FILENO, &e) != 0)
 		stdin_open = false;
 	hold_deadline = bench_now_ns() + r->o.seconds * 1000000000ull;
@@ -887,13 +946,152 @@ run_idle(struct run *r)
 	}
 }
 
+/*
+ * watch: one line "T0 T1" (decimal ns) in buf; 0 when it parses. A line
+ * split across reads is put together in line[] first.
+ */
+static int
+watch_parse(const char *buf, uint64_t *t0, uint64_t *t1)
+{
+	unsigned long long a, b;
+	int used = 0;
+
+	if (sscanf(buf, "%llu %llu%n", &a, &b, &used) != 2 || a == 0 || b < a)
+		return -1;
+	for (const char *p = buf + used; *p != '\0'; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			return -1;
+	*t0 = a;
+	*t1 = b;
+	return 0;
+}
+
+/*
+ * watch: every connection stamped as closed must have ended (EOF, an
+ * alert, a reset); data or nothing to read means the stamp was wrong.
+ */
+static void
+watch_verify(struct run *r)
+{
+	for (size_t i = 0; i < r->n_slots; i++) {
+		struct conn *c = &r->conns[i];
+		int k, e = SSL_ERROR_WANT_READ;
+
+		if (c->st != ST_HOLD || c->closed_at == 0)
+			continue;
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			k = SSL_read(c->ssl, r->in, sizeof(r->in));
+			e = k > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
+			ERR_clear_error();
+		} else {
+			ssize_t got = recv(c->fd, r->in, sizeof(r->in), 0);
+
+			e = got > 0 ? SSL_ERROR_NONE : got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ?
+			    SSL_ERROR_SYSCALL : SSL_ERROR_WANT_READ;
+		}
+		if (e == SSL_ERROR_NONE || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			r->not_closed++;
+			record_error(r, "watch", e == SSL_ERROR_NONE ? "data on a held connection" :
+			    "readable, but the connection had not ended");
+		}
+		conn_close(c, false);
+	}
+}
+
+/*
+ * watch: establish and hold; read the policy write's "T0 T1" from stdin;
+ * stamp each close with the clock read when epoll_wait returned; stop when
+ * every held connection has closed, or -d seconds after the line (or
+ * without one).
+ */
+static void
+run_watch(struct run *r)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+	char line[128];
+	size_t line_len = 0;
+	uint64_t wait_ns = r->o.seconds * 1000000000ull, deadline;
+
+	hold_setup(r);
+	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, STDIN_FILENO, &e) != 0) {
+		record_error(r, "watch", "stdin cannot be watched (give the write line through a pipe)");
+		return;
+	}
+	deadline = bench_now_ns() + wait_ns;
+	while (!stop_flag && bench_now_ns() < deadline) {
+		struct epoll_event evs[EVENTS_MAX];
+		int n;
+
+		if (r->commit_t1 != 0 && r->closed == r->held)
+			break;
+		n = epoll_wait(r->ep, evs, EVENTS_MAX, 100);
+		r->now_real = realtime_ns();
+		for (int i = 0; i < n; i++) {
+			ssize_t k;
+
+			if (evs[i].data.ptr != NULL) {
+				conn_drive(r, evs[i].data.ptr);
+				continue;
+			}
+			k = read(STDIN_FILENO, line + line_len, sizeof(line) - 1 - line_len);
+			if (k <= 0) {
+				/* EOF before the line: nothing more will come. */
+				(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+				if (r->commit_t1 == 0) {
+					record_error(r, "watch", "stdin closed before the write line");
+					stop_flag = 1;
+				}
+				continue;
+			}
+			line_len += (size_t)k;
+			line[line_len] = '\0';
+			if (r->commit_t1 != 0 || strchr(line, '\n') == NULL) {
+				if (line_len == sizeof(line) - 1)
+					line_len = 0;	/* no line is that long: drop it */
+				continue;
+			}
+			if (watch_parse(line, &r->commit_t0, &r->commit_t1) != 0) {
+				record_error(r, "watch", "stdin: expected \"T0_NS T1_NS\"");
+				stop_flag = 1;
+				continue;
+			}
+			deadline = bench_now_ns() + wait_ns;
+		}
+	}
+	r->t_end = bench_now_ns();
+	if (r->commit_t1 == 0 && r->errors == 0)
+		record_error(r, "watch", "no write line on stdin within -d seconds");
+	hist_init(&r->lat);	/* from here on: close - T1, no longer the set-up times */
+	for (size_t i = 0; i < r->n_slots; i++) {
+		const struct conn *c = &r->conns[i];
+
+		if (c->st != ST_HOLD || c->closed_at == 0 || r->commit_t1 == 0)
+			continue;
+		if (c->closed_at < r->commit_t0) {
+			r->early++;
+			continue;
+		}
+		hist_add(&r->since_start, c->closed_at - r->commit_t0);
+		if (c->closed_at < r->commit_t1) {
+			r->before_end++;
+			hist_add(&r->lat, 0);
+		} else {
+			hist_add(&r->lat, c->closed_at - r->commit_t1);
+		}
+	}
+	if (r->early > 0)
+		record_error(r, "watch", "connections closed before the policy write started");
+	watch_verify(r);
+}
+
 /* ---------------------------------------------------------------- arguments */
 
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	const char *why = NULL, *probe = NULL;
-	bool have_c = false, have_d = false, have_n = false, have_size = false;
+	bool have_c = false, have_d = false, have_n = false, have_size = false, hold;
 	uint64_t size_max;
 
 	memset(o, 0, sizeof(*o));
@@ -910,10 +1108,13 @@ parse_args(int argc, char **argv, struct opts *o)
 		o->mode = MODE_BULK;
 	else if (strcmp(argv[1], "idle") == 0)
 		o->mode = MODE_IDLE;
+	else if (strcmp(argv[1], "watch") == 0)
+		o->mode = MODE_WATCH;
 	else {
-		fprintf(stderr, "load_bench: unknown mode '%s' (handshake, rr, bulk, idle)\n", argv[1]);
+		fprintf(stderr, "load_bench: unknown mode '%s' (handshake, rr, bulk, idle, watch)\n", argv[1]);
 		return -1;
 	}
+	hold = o->mode == MODE_IDLE || o->mode == MODE_WATCH;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int err = 0;
@@ -956,7 +1157,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			err = net_parse_uint(v, 1, SECONDS_MAX, &o->seconds);
 			have_d = true;
 		} else if (strcmp(a, "-n") == 0) {
-			err = net_parse_uint(v, 1, o->mode == MODE_IDLE ? IDLE_MAX : TOTAL_MAX, &o->max_conns);
+			err = net_parse_uint(v, 1, hold ? IDLE_MAX : TOTAL_MAX, &o->max_conns);
 			have_n = true;
 		} else if (strcmp(a, "--size") == 0) {
 			size_max = o->mode == MODE_BULK ? BULK_SIZE_MAX : RR_SIZE_MAX;
@@ -994,8 +1195,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "load_bench: --cacert FILE (or --skip-verify) is required for TLS\n");
 		return -1;
 	}
-	if (o->resume && o->mode != MODE_HANDSHAKE) {
-		fprintf(stderr, "load_bench: --resume is for handshake mode\n");
+	if (o->resume && o->mode != MODE_HANDSHAKE && !hold) {
+		fprintf(stderr, "load_bench: --resume is for handshake, idle and watch modes\n");
 		return -1;
 	}
 	if (o->connect != NULL) {
@@ -1019,27 +1220,27 @@ parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 		if (o->mode == MODE_RR || o->mode == MODE_BULK) {
-			fprintf(stderr, "load_bench: --probe is for handshake and idle modes\n");
+			fprintf(stderr, "load_bench: --probe is for handshake, idle and watch modes\n");
 			return -1;
 		}
 	}
 	if (have_n && (o->mode == MODE_RR || o->mode == MODE_BULK)) {
-		fprintf(stderr, "load_bench: -n is for handshake and idle modes (use -c)\n");
+		fprintf(stderr, "load_bench: -n is for handshake, idle and watch modes (use -c)\n");
 		return -1;
 	}
-	if (have_size && (o->mode == MODE_HANDSHAKE || o->mode == MODE_IDLE)) {
+	if (have_size && (o->mode == MODE_HANDSHAKE || hold)) {
 		fprintf(stderr, "load_bench: --size is for rr and bulk modes\n");
 		return -1;
 	}
 	if (!have_c)
-		o->conc = o->mode == MODE_BULK ? 1 : o->mode == MODE_IDLE ? 64 : 32;
+		o->conc = o->mode == MODE_BULK ? 1 : hold ? 64 : 32;
 	if (!have_d)
-		o->seconds = o->mode == MODE_IDLE ? 60 : 5;
+		o->seconds = o->mode == MODE_IDLE ? 60 : o->mode == MODE_WATCH ? 30 : 5;
 	if (!have_n)
-		o->max_conns = o->mode == MODE_IDLE ? 1000 : TOTAL_MAX;
+		o->max_conns = hold ? 1000 : TOTAL_MAX;
 	if (!have_size)
 		o->size = o->mode == MODE_BULK ? 16u * 1024 * 1024 : 1024;
-	if (o->mode == MODE_IDLE && o->conc > o->max_conns)
+	if (hold && o->conc > o->max_conns)
 		o->conc = o->max_conns;
 	return 0;
 }
@@ -1051,7 +1252,7 @@ report(const struct run *r)
 {
 	const struct opts *o = &r->o;
 	double secs = (double)(r->t_end - r->t_start) / 1e9;
-	static const char *names[] = { "handshake", "rr", "bulk", "idle" };
+	static const char *names[] = { "handshake", "rr", "bulk", "idle", "watch" };
 	double p50 = (double)hist_percentile(&r->lat, 50) / 1e3;
 	double p90 = (double)hist_percentile(&r->lat, 90) / 1e3;
 	double p99 = (double)hist_percentile(&r->lat, 99) / 1e3;
@@ -1059,7 +1260,7 @@ report(const struct run *r)
 
 	if (o->mode == MODE_BULK)
 		secs = r->t_last > r->t_start ? (double)(r->t_last - r->t_start) / 1e9 : 0.0;
-	else if (o->mode == MODE_IDLE)
+	else if (o->mode == MODE_IDLE || o->mode == MODE_WATCH)
 		secs = (double)(r->t_last - r->t_start) / 1e9;
 	printf("mode=%s target=%s conc=%llu seconds=%.3f ok=%llu errors=%llu", names[o->mode],
 	    o->target_s, (unsigned long long)o->conc, secs, (unsigned long long)r->ok,
@@ -1079,7 +1280,20 @@ report(const struct run *r)
 		    secs > 0 ? (double)r->bytes / 1048576.0 / secs : 0.0);
 		break;
 	case MODE_IDLE:
-		printf(" dropped=%llu", (unsigned long long)r->dropped);
+		printf(" dropped=%llu resumed=%llu", (unsigned long long)r->dropped,
+		    (unsigned long long)r->resumed);
+		break;
+	case MODE_WATCH:
+		printf(" resumed=%llu closed=%llu open=%llu early=%llu before_end=%llu not_closed=%llu "
+		    "write_us=%.1f min_us=%.1f start_p50_us=%.1f start_p99_us=%.1f start_max_us=%.1f",
+		    (unsigned long long)r->resumed, (unsigned long long)r->closed,
+		    (unsigned long long)(r->ok - r->closed), (unsigned long long)r->early,
+		    (unsigned long long)r->before_end, (unsigned long long)r->not_closed,
+		    (double)(r->commit_t1 - r->commit_t0) / 1e3,
+		    r->lat.count > 0 ? (double)r->lat.min_ns / 1e3 : 0.0,
+		    (double)hist_percentile(&r->since_start, 50) / 1e3,
+		    (double)hist_percentile(&r->since_start, 99) / 1e3,
+		    (double)r->since_start.max_ns / 1e3);
 		break;
 	}
 	printf(" p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f\n", p50, p90, p99, max);
@@ -1107,6 +1321,14 @@ report(const struct run *r)
 		printf("load_bench: %s: held %llu connections (%llu errors, %llu dropped by the server while "
 		    "held), established in %.1f s\n", o->target_s, (unsigned long long)r->ok,
 		    (unsigned long long)r->errors, (unsigned long long)r->dropped, secs);
+		break;
+	case MODE_WATCH:
+		printf("load_bench: %s: %llu of %llu held connections closed after the policy write "
+		    "(%llu still open, %llu closed before it); from the write's end: p50 %.2f ms, "
+		    "p99 %.2f ms, max %.2f ms (the write took %.2f ms)\n", o->target_s,
+		    (unsigned long long)(r->closed - r->early), (unsigned long long)r->ok,
+		    (unsigned long long)(r->ok - r->closed), (unsigned long long)r->early, p50 / 1e3,
+		    p99 / 1e3, max / 1e3, (double)(r->commit_t1 - r->commit_t0) / 1e6);
 		break;
 	}
 	if (r->first_error[0] != '\0')
@@ -1138,7 +1360,7 @@ main(int argc, char **argv)
 	if (r.o.cpu != UINT64_MAX && net_pin_cpu((unsigned)r.o.cpu) != 0)
 		fprintf(stderr, "load_bench: cannot pin to CPU %llu: %s; running unpinned\n",
 		    (unsigned long long)r.o.cpu, strerror(errno));
-	r.n_slots = r.o.mode == MODE_IDLE ? r.o.max_conns : r.o.conc;
+	r.n_slots = r.o.mode == MODE_IDLE || r.o.mode == MODE_WATCH ? r.o.max_conns : r.o.conc;
 	if ((err = net_raise_nofile(r.n_slots + 64, &nofile)) != 0) {
 		fprintf(stderr, "load_bench: %zu connections need RLIMIT_NOFILE %zu, the limit is %llu: %s\n",
 		    r.n_slots, r.n_slots + 64, (unsigned long long)nofile, strerror(-err));
@@ -1148,6 +1370,7 @@ main(int argc, char **argv)
 	switch (r.o.mode) {
 	case MODE_HANDSHAKE:
 	case MODE_IDLE:
+	case MODE_WATCH:
 		if (r.o.probe == PROBE_ECHO) {
 			r.greet = greet_echo;
 			r.greet_len = 2;
@@ -1196,8 +1419,11 @@ main(int argc, char **argv)
 
 	if (r.o.resume)
 		prime_session(&r);
+	hist_init(&r.since_start);
 	if (r.o.mode == MODE_IDLE)
 		run_idle(&r);
+	else if (r.o.mode == MODE_WATCH)
+		run_watch(&r);
 	else
 		run_timed(&r);
 	report(&r);
