@@ -12,11 +12,14 @@
 #   BENCH_POLICY_RULES=1000,100000,1000000  rule counts of the policy section
 #   BENCH_PROXY_SECONDS=5 seconds per measurement of the proxy section
 #                     (BENCH_SECONDS when that is set); see bench/proxies.sh
+#   BENCH_REVOKE_CONNS=10000 BENCH_WAVE_WORKLOADS=100  the lifecycle section;
+#                     see bench/lifecycle.sh
 #
 # Everything runs on CPU 0 (taskset -c 0; the C benchmarks pin themselves
 # with sched_setaffinity) so the figures are single-core and comparable.
 # The proxy section pins the server under test to CPU 0 and its load
-# generator and backend to CPU 1.
+# generator and backend to CPU 1; the lifecycle section pins nothing (authd
+# runs its default one loop per CPU).
 # Adding a section: write section_NAME (use md_header, json_machine,
 # cli_loop, per_sec, ratio) and add NAME to SECTIONS.
 set -euo pipefail
@@ -33,7 +36,7 @@ BENCH_POLICY_RULES=${BENCH_POLICY_RULES:-1000,100000,1000000}
 CPU=0
 
 # Sections in the order they run; later benchmarks add theirs here.
-SECTIONS=(certs policy proxy)
+SECTIONS=(certs policy proxy lifecycle)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
 # at_exit CMD: run CMD when the script ends, whichever way (servers a
@@ -592,6 +595,12 @@ EOF
 # section_proxy: the data plane against haproxy, nginx, stunnel and authd.
 # shellcheck source=bench/proxies.sh
 . "$ROOT/bench/proxies.sh"
+
+# ---------------------------------------------------------------- lifecycle
+
+# section_lifecycle: revocation latency and the CPU of a rotation wave.
+# shellcheck source=bench/lifecycle.sh
+. "$ROOT/bench/lifecycle.sh"
 
 # ---------------------------------------------------------------- main
 
