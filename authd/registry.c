@@ -148,7 +148,7 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 	MDB_env *env = policy_store_env(s);
 	unsigned env_flags = 0;
 	struct rtx t;
-	int rc, err;
+	int err;
 
 	if (mdb_env_get_flags(env, &env_flags) != 0 || (env_flags & MDB_RDONLY))
 		return POLICY_E_INVAL;
@@ -160,9 +160,8 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 		if (err == 0)
 			err = fn(&t, ctx);
 		if (err == 0) {
-			rc = mdb_txn_commit(t.txn);
+			err = policy_store_txn_commit(s, t.txn);
 			t.txn = NULL;
-			err = policy_store_mdb_err(rc);
 		}
 		if (t.txn != NULL)
 			mdb_txn_abort(t.txn);

@@ -194,6 +194,13 @@ int policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, struct MD
     AD_MUST_CHECK;
 int policy_store_txn_renew(struct policy_store *s, struct MDB_txn *txn) AD_MUST_CHECK;
 /*
+ * Commit a write transaction, then touch the file's times. LMDB's last write
+ * to the file (the meta page) comes before the new revision is visible to
+ * readers, so a watcher woken by it may still read the old one; the touch
+ * wakes it again (IN_ATTRIB) once the revision is visible.
+ */
+int policy_store_txn_commit(struct policy_store *s, struct MDB_txn *txn) AD_MUST_CHECK;
+/*
  * After a write failed with POLICY_E_MAP_FULL (and was aborted): double the
  * map, up to the most allowed. True when it grew and the write may be redone.
  */

@@ -289,6 +289,17 @@ policy_store_txn_renew(struct policy_store *s, MDB_txn *txn)
 	return policy_store_mdb_err(rc);
 }
 
+int
+policy_store_txn_commit(struct policy_store *s, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+	int fd;
+
+	if (rc == 0 && mdb_env_get_fd(s->env, &fd) == 0)
+		(void)futimens(fd, NULL);	/* a watcher wakes late at worst (its tick) */
+	return policy_store_mdb_err(rc);
+}
+
 bool
 policy_store_grow(struct policy_store *s)
 {
@@ -383,7 +394,7 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 {
 	struct wtx w;
 	uint64_t rev;
-	int rc, err;
+	int err;
 
 	if (s->rdonly)
 		return POLICY_E_INVAL;
@@ -401,9 +412,8 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 			if (err == 0)
 				err = history_append(&w, rev, actor->who ? actor->who : "unknown");
 			if (err == 0) {
-				rc = mdb_txn_commit(w.txn);
+				err = policy_store_txn_commit(s, w.txn);
 				w.txn = NULL;
-				err = policy_store_mdb_err(rc);
 			}
 		}
 		if (w.txn != NULL)

@@ -182,20 +182,58 @@ for i in range(40):
 print("ok", n)' "$pid"
 check "and the reload was logged" grep -q "SIGHUP: configuration reloaded" "$T/authd.err"
 
-# kill -9, then start again: same policy and workloads (LMDB), fresh SVIDs.
-before=$(curl -s http://127.0.0.1:15190/workloads | "$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])')
-kill -KILL $pid
-wait $pid 2>/dev/null
-"$AUTHD" --config "$T/authd.yaml" 2>"$T/authd2.err" &
-pid=$!
-at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-check "after kill -9 authd starts again and becomes ready" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
-after=$(curl -s http://127.0.0.1:15190/workloads | "$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])')
-check "with a fresh SVID (keys lived only in memory)" test -n "$after" -a "$before" != "$after"
-check_output "and the same policy: cli -> api still passes" "^ok$" "$PY" -c '
+# kill -9 under load, three times, then start again: same policy and
+# workloads (LMDB), fresh SVIDs, and the dead process's reader slots cleared.
+STORE=$T/state/store.mdb
+cat >"$T/load.py" <<'EOF'
+import os, socket, sys, time
+ok = failed = 0
+end = time.time() + 60
+while time.time() < end and not os.path.exists(sys.argv[1]):
+    try:
+        s = socket.create_connection(("127.0.0.1", 19190), timeout=2); s.settimeout(2)
+        s.sendall(b"load"); good = s.recv(4) == b"load"; s.close()
+    except OSError:
+        good = False
+    ok += good; failed += not good
+    time.sleep(0.02)
+print("ok=%d failed=%d" % (ok, failed))
+EOF
+# A second process holds the store open throughout, so the reader table is
+# not simply reset by the next process to open it.
+"$ROOT/$BUILD/tools/store_hold_tool" "$STORE" >"$T/hold.out" 2>&1 &
+hold_pid=$!
+at_exit "kill $hold_pid 2>/dev/null; wait $hold_pid 2>/dev/null"
+check "another process holds the store open" wait_for "holder" grep -q open "$T/hold.out"
+"$PY" "$T/load.py" "$T/load.stop" >"$T/load.out" 2>&1 &
+load_pid=$!
+at_exit "touch '$T/load.stop'; wait $load_pid 2>/dev/null"
+for round in 1 2 3; do
+	before=$(api_serial)
+	check "round $round: the running authd holds reader slots" bash -c "mdb_stat -nr '$STORE' | grep -qw $pid"
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	dead=$pid
+	check "round $round: its slots outlive it" bash -c "mdb_stat -nr '$STORE' | grep -qw $dead"
+	"$AUTHD" --config "$T/authd.yaml" 2>"$T/authd-r$round.err" &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	check "round $round: after kill -9 under load authd starts again and becomes ready" \
+		wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+	check_fails "round $round: the dead process's reader slots are cleared" bash -c \
+		"mdb_stat -nr '$STORE' | grep -qw $dead"
+	after=$(api_serial)
+	check "round $round: with a fresh SVID (keys lived only in memory)" test -n "$after" -a "$before" != "$after"
+	check_output "round $round: and the same policy: cli -> api passes" "^ok$" "$PY" -c '
 import socket
 s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
 s.sendall(b"again"); print("ok" if s.recv(5) == b"again" else "bad")'
+done
+touch "$T/load.stop"
+wait $load_pid
+check_output "the load saw connections succeed across the restarts" "^ok=[1-9][0-9]* failed=" cat "$T/load.out"
+kill $hold_pid
+wait $hold_pid 2>/dev/null
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 check_eq "authd exits 0 on SIGTERM" "$rc" 0
