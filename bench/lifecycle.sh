@@ -296,6 +296,43 @@ lc_after_run() {
 	done
 }
 
+# ---------------------------------------------------------------- restart
+
+# lc_restart: kill -9 authd with every workload served, start it again at
+# once, and time (from the kill) the first tunnel through it and /readyz 200
+# (every SVID issued again: keys lived only in memory). Results in R[restart.*].
+lc_restart() {
+	local t0 now_t i tunnel_us='' ready_us=''
+	lc_client kept
+	kill -KILL "$LC_PID" 2>/dev/null
+	wait "$LC_PID" 2>/dev/null
+	now_us
+	t0=$REPLY
+	px_spawn "" "$LC/authd-restart.log" prlimit --nofile="$LC_NOFILE:$LC_NOFILE" "$BUILD/authd" \
+		--config "$LC/authd.yaml"
+	LC_PID=$SPAWN_PID
+	for i in $(seq 3000); do
+		kill -0 "$LC_PID" 2>/dev/null || { LC_ERR="authd exited: $(tail -c 300 "$LC/authd-restart.log")"; return 1; }
+		if [ -z "$tunnel_us" ] &&
+			"$LOAD_BENCH" handshake "${LC_ARGS[@]}" --resume -c 1 -n 2 -d 1 >/dev/null 2>&1; then
+			now_us
+			tunnel_us=$((REPLY - t0))
+		fi
+		if [ -z "$ready_us" ] &&
+			curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$LC_ADMIN/readyz" 2>/dev/null; then
+			now_us
+			ready_us=$((REPLY - t0))
+		fi
+		[ -n "$tunnel_us" ] && [ -n "$ready_us" ] && break
+		sleep 0.01
+	done
+	[ -n "$tunnel_us" ] && [ -n "$ready_us" ] || { LC_ERR="not serving 30 s after the restart"; return 1; }
+	R[restart.tunnel_ms]=$(awk -v u="$tunnel_us" 'BEGIN { printf "%.0f", u / 1000 }')
+	R[restart.ready_ms]=$(awk -v u="$ready_us" 'BEGIN { printf "%.0f", u / 1000 }')
+	R[restart.svids]=$((LC_WAVE + 1))
+	echo "   restart after kill -9: first tunnel ${R[restart.tunnel_ms]} ms, /readyz ${R[restart.ready_ms]} ms" >&2
+}
+
 # ---------------------------------------------------------------- set-up
 
 # lc_start: CA, client SVIDs, backend, authd with bench/server and the
@@ -411,7 +448,7 @@ listener, CONNECT to the backend, one echoed byte; then it idles. \`revoke_bench
 group's rule in one LMDB write (\`policy_revoke_match\`, as \`authctl policy revoke --from --to\`) and reads
 CLOCK_REALTIME just before and just after it; \`load_bench watch\` stamps each tunnel's close with
 CLOCK_REALTIME as epoll reports it. Latency = close − end of the write (closes seen before the write had
-returned count as 0: LMDB makes the new revision visible before its final fsync returns). authd notices
+returned count as 0: the commit makes the revision visible, then touches the file to wake watchers). authd notices
 the revision by a file event on the store (or its 1 s tick) and re-checks every established tunnel.
 There is no reference here: haproxy, nginx and stunnel have no live policy (a reload leaves established
 connections as they are).
@@ -476,6 +513,18 @@ MD
 				"${R[$n.net_per_svid_ms]}" "${LC_FLOOR_MS:-–}" \
 				"$( [ -n "${LC_FLOOR_MS:-}" ] && ratio "${R[$n.net_per_svid_ms]}" "$LC_FLOOR_MS" || printf '–')"
 		done
+		cat <<MD
+
+## Restart after kill -9
+
+authd killed with SIGKILL while serving $((LC_WAVE + 1)) workloads, started again at once with the same
+config and store. Times from the kill: the first tunnel through bench/server (load_bench, retried
+every 10 ms) and \`/readyz\` 200, which needs every SVID issued again (keys lived only in memory).
+
+| workloads | first tunnel ms | /readyz 200 ms | status |
+|--:|--:|--:|---|
+| ${R[restart.svids]:-–} | ${R[restart.tunnel_ms]:-–} | ${R[restart.ready_ms]:-–} | ${R[restart.status]:-not run} |
+MD
 	} >"$md"
 
 	{
@@ -510,7 +559,10 @@ MD
 			done
 			printf '}'
 		done
-		printf '\n],\n"library_floor_ms":%s}\n' "${LC_FLOOR_MS:-null}"
+		printf '\n],\n"restart":{"status":%s,"workloads":%s,"tunnel_ms":%s,"ready_ms":%s},\n' \
+			"$(json_str "${R[restart.status]:-not run}")" "${R[restart.svids]:-null}" \
+			"${R[restart.tunnel_ms]:-null}" "${R[restart.ready_ms]:-null}"
+		printf '"library_floor_ms":%s}\n' "${LC_FLOOR_MS:-null}"
 	} >"$json"
 	if command -v jq >/dev/null && ! jq empty "$json" 2>/dev/null; then
 		die "$json is not valid JSON (a bug in bench/lifecycle.sh)"
@@ -618,6 +670,11 @@ section_lifecycle() {
 		R[wave_idle.status]="failed: $LC_ERR"
 		echo "   ${R[wave_idle.status]}" >&2
 	fi
+	echo "== lifecycle: kill -9 and restart with $((LC_WAVE + 1)) workloads" >&2
+	if lc_restart; then R[restart.status]=ok; else
+		R[restart.status]="failed: $LC_ERR"
+		echo "   ${R[restart.status]}" >&2
+	fi
 	px_cleanup
 
 	echo "== lifecycle: certs_bench (1 s per operation): the library's issuance cost" >&2
@@ -626,7 +683,7 @@ section_lifecycle() {
 		awk 'NF { printf "%.2f", $1 / 1000 }')
 	lc_report
 
-	for t in "${LC_RUNS[@]}" "${LC_WAVES[@]}"; do
+	for t in "${LC_RUNS[@]}" "${LC_WAVES[@]}" restart; do
 		case ${R[$t.status]:-failed} in ok) ;; *) failed+=("$t") ;; esac
 	done
 	[ ${#failed[@]} -eq 0 ] || die "lifecycle: ${failed[*]} failed (logs in $LC/)"
