@@ -8,14 +8,15 @@
 #       upstreams on 10.101.1.1: 9001 -> db:8080, 9002 -> cache:8080, 9003 -> db:7000
 #     pod n1p2 10.101.2.2  batch/job  inbound 10.99.0.1:15002, app :8080
 #       upstreams on 10.101.2.1: 9001 -> db:8080, 9002 -> cache:8080,
-#                                9003 -> db's listener expecting cache's ID
+#                                9003 -> db's listener expecting cache's ID,
+#                                9004 -> cache:7000, 9005 -> db:7000
 #   node 2 (10.99.0.2), workloads from its store's registry (authctl workload):
 #     pod n2p1 10.102.1.2  shop/db    inbound 10.99.0.2:15001, apps :8080 (http), :7000 (echo)
 #       upstream on 10.102.1.1: 9001 -> web:8080
-#     pod n2p2 10.102.2.2  shop/cache inbound 10.99.0.2:15002, app :8080
+#     pod n2p2 10.102.2.2  shop/cache inbound 10.99.0.2:15002, apps :8080 (http), :7000 (echo)
 #
 # Policy at the destinations: node 2 allows web -> db :8080,7000 and
-# job -> cache :8080; node 1 allows db -> web :8080. So web -> cache and
+# job -> cache :8080,7000; node 1 allows db -> web :8080. So web -> cache and
 # job -> db are denied (no-rule). Clients in pods speak plaintext to their
 # node's upstream listener; authd tunnels it over mutual TLS.
 #
@@ -25,7 +26,10 @@
 # CA's / an expired one / another trust domain's (each rejected, reason
 # counted), a CONNECT head too large and too slow, a port the workload does
 # not serve, a wrong server identity, a revoke taking effect without a
-# restart, and that both daemons survive and shut down cleanly.
+# restart, live policy on established tunnels (a revoked rule closes its
+# streaming tunnel while an unrelated one streams on; an expiring rule
+# closes its tunnel at expiry), and that both daemons survive and shut down
+# cleanly.
 #
 # Without build/authd the fixture checks (CA, certificates with each
 # defect, policy verdicts) still run and the rest is skipped.
@@ -173,7 +177,9 @@ for pod in n1p1 n1p2 n2p1 n2p2; do
 	start_bg "$pod" "$T/app-$pod.log" "$APP" http 8080 "${APP_NAME[$pod]}"
 done
 start_bg n2p1 "$T/echo-n2p1.log" "$APP" echo 7000
+start_bg n2p2 "$T/echo-n2p2.log" "$APP" echo 7000
 check "apps listening" wait_tcp n2p1 10.102.1.2 7000
+check "cache's echo listening" wait_tcp n2p2 10.102.2.2 7000
 for pod in n1p1 n1p2 n2p1 n2p2; do
 	n=${pod:1:1} p=${pod:3:1}
 	check "app of ${APP_NAME[$pod]} ready" wait_tcp "$pod" "$(pod_ip "$n" "$p")" 8080
@@ -212,8 +218,8 @@ check_output "other.test's: foreign-trust-domain" "^REJECTED foreign-trust-domai
 
 check "node 2: web may reach db on 8080 and 7000" \
     "$AUTHCTL" policy allow --db "$S2" --from "$WEB" --to "$DB" --port 8080,7000
-check "node 2: job may reach cache on 8080" \
-    "$AUTHCTL" policy allow --db "$S2" --from "$JOB" --to "$CACHE" --port 8080
+check "node 2: job may reach cache on 8080 and 7000" \
+    "$AUTHCTL" policy allow --db "$S2" --from "$JOB" --to "$CACHE" --port 8080,7000
 check "node 1: db may reach web on 8080" \
     "$AUTHCTL" policy allow --db "$S1" --from "$DB" --to "$WEB" --port 8080
 check_exit "policy: web -> db :8080 allowed" 0 \
@@ -284,6 +290,14 @@ workloads:
         peer: "$DB_IN"
         target: "$DB_APP"
         expect_id: "$CACHE"
+      - listen: "10.101.2.1:9004"
+        peer: "$CACHE_IN"
+        target: "10.102.2.2:7000"
+        expect_id: "$CACHE"
+      - listen: "10.101.2.1:9005"
+        peer: "$DB_IN"
+        target: "10.102.1.2:7000"
+        expect_id: "$DB"
 EOF
 } >"$T/n1/authd.yaml"
 common_config 2 >"$T/n2/authd.yaml"
@@ -295,7 +309,7 @@ check "node 2: db registered with authctl workload add" \
     --upstream "listen=10.102.1.1:9001,peer=10.99.0.1:15001,target=10.101.1.2:8080,id=$WEB"
 check "node 2: cache registered" \
     "$AUTHCTL" workload add cache --store "$S2" --namespace shop \
-    --listen "$CACHE_IN" --app 10.102.2.2:8080
+    --listen "$CACHE_IN" --app 10.102.2.2:8080 --app 10.102.2.2:7000
 check_output "authctl workload list shows db" "^shop/db" "$AUTHCTL" workload list --store "$S2"
 seen "and cache" "^shop/cache"
 
@@ -466,6 +480,48 @@ metric_is "counted as deny (no-rule)" n2 "$(plus "$deny0" 2)" \
     authd_connections_total direction=inbound decision=deny reason=no-rule
 check "node 2's authd is the process started at the beginning" kill -0 "$PID2"
 check_eq "and still runs in node 2" "$(ip netns identify "$PID2")" "$(ns_name n2)"
+
+# --- live policy on established tunnels -----------------------------------------------------
+
+# streaming NAME POD ADDR: a checked echo stream from POD through ADDR, in the background.
+streaming() {
+	start_bg "$2" "$T/stream-$1.log" "$PY" "$MC" stream "$3" "$T/stream-$1.stop"
+	if wait_until 10 grep -q "^opened" "$T/stream-$1.log"; then
+		pass "$1: a tunnel streams"
+	else
+		fail "$1: no stream: $(cat "$T/stream-$1.log")"
+	fi
+}
+check "node 2: web may reach db on 7000 again" \
+    "$AUTHCTL" policy allow --db "$S2" --from "$WEB" --to "$DB" --port 7000
+streaming web-db n1p1 10.101.1.1:9003
+streaming job-cache n1p2 10.101.2.1:9004
+revoked0=$(metric n2 authd_connections_total direction=inbound decision=revoked)
+check "revoke web -> db while its tunnel streams" \
+    "$AUTHCTL" policy revoke --db "$S2" --from "$WEB" --to "$DB"
+check "web -> db: the streaming tunnel is closed" wait_until 10 grep -q "^closed" "$T/stream-web-db.log"
+check_output "with every byte it carried intact" "^closed bytes=[1-9][0-9]* mismatches=0$" \
+    cat "$T/stream-web-db.log"
+logged "logged as revoked, with the reason" "$T/n2/access.log" \
+    direction=inbound src="$WEB" dst="$DB" port=7000 decision=revoked reason=no-rule end=revoked
+metric_is "counted as revoked" n2 "$(plus "$revoked0" 1)" \
+    authd_connections_total direction=inbound decision=revoked
+check_output "node 2 logs the rule that went" "revoked: $WEB -> $DB :7000 \(rule #[0-9]+ no longer allows it" \
+    cat "$T/n2/authd.log"
+# Past the next 1 s tick too (not a timed assertion: it gives the tick a pass).
+sleep 1.5
+touch "$T/stream-job-cache.stop"
+check "job -> cache: the unrelated tunnel streamed on untouched" \
+    wait_until 10 grep -qE "^stopped bytes=[1-9][0-9]* mismatches=0$" "$T/stream-job-cache.log"
+
+check "an expiring rule: job may reach db on 7000 for 4 s" \
+    "$AUTHCTL" policy allow --db "$S2" --from "$JOB" --to "$DB" --port 7000 --expires 4s
+streaming job-db n1p2 10.101.2.1:9005
+check "job -> db: the tunnel is closed when the rule expires" \
+    wait_until 15 grep -q "^closed" "$T/stream-job-db.log"
+check_output "with every byte intact" "^closed bytes=[1-9][0-9]* mismatches=0$" cat "$T/stream-job-db.log"
+logged "logged as revoked because the rule expired" "$T/n2/access.log" \
+    direction=inbound src="$JOB" dst="$DB" port=7000 decision=revoked reason=expired end=revoked
 
 # --- survival and shutdown ----------------------------------------------------------------
 

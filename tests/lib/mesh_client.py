@@ -21,6 +21,14 @@ fixtures authctl cannot make, and readers for /metrics and the access log.
       without a response. Exit 0 whenever the exchange ran; 3 on usage or
       local errors.
 
+  mesh_client.py stream ADDR STOPFILE
+      Plaintext to ADDR (a node's upstream listener, in front of an echo
+      app): 1 KiB chunks every 50 ms, each read back and compared, until the
+      server closes the connection, STOPFILE exists, or 60 s pass. Prints
+      "opened" once the first chunk came back, then at the end
+      "closed|stopped|timeout bytes=N mismatches=M". A live tunnel that policy
+      revokes ends "closed"; one left alone ends "stopped".
+
   mesh_client.py metric URL NAME [LABEL=VALUE...]
       Sum of the Prometheus samples NAME{...} whose labels include all the
       given ones (0 when none), from the text format at URL.
@@ -37,6 +45,7 @@ import re
 import socket
 import ssl
 import sys
+import time
 import urllib.request
 
 
@@ -164,6 +173,41 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
 LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 
 
+def stream(addr, stop):
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.settimeout(10)
+    sent = mismatches = i = 0
+    end = time.time() + 60
+    how = "timeout"
+    while time.time() < end:
+        if os.path.exists(stop):
+            how = "stopped"
+            break
+        chunk = (b"%08d" % i) * 128
+        got = b""
+        try:
+            s.sendall(chunk)
+            while len(got) < len(chunk):
+                d = s.recv(len(chunk) - len(got))
+                if not d:
+                    break
+                got += d
+        except OSError:
+            pass
+        if len(got) < len(chunk):
+            how = "closed"
+            break
+        mismatches += got != chunk
+        sent += len(chunk)
+        if i == 0:
+            print("opened", flush=True)
+        i += 1
+        time.sleep(0.05)
+    s.close()
+    print("%s bytes=%d mismatches=%d" % (how, sent, mismatches), flush=True)
+
+
 def metric(url, name, want):
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     total = 0.0
@@ -221,6 +265,8 @@ def main(argv):
     elif len(argv) in (8, 9) and argv[1] == "connect":
         n = int(argv[8]) if len(argv) == 9 else 0
         mesh_connect(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], n)
+    elif len(argv) == 4 and argv[1] == "stream":
+        stream(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "metric":
         metric(argv[2], argv[3], pairs(argv[4:]))
     elif len(argv) >= 4 and argv[1] == "log":
