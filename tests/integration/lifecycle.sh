@@ -1,68 +1,164 @@
 #!/usr/bin/env bash
-# Lifecycle without downtime (issue 5), on loopback: SVIDs that live a few
-# seconds rotate under a long-lived stream, which keeps flowing with every
-# byte intact; new connections use the new SVIDs.
-. "$(dirname "$0")/../lib/testlib.sh"
+# Lifecycle without downtime (issue 5), on network namespaces
+# (tests/lib/netns.sh): two nodes, each running an authd, one pod each.
+#
+#   node 1 (10.99.0.1): shop/cli and batch/tmp, outbound only; their
+#     upstreams on 10.101.1.1: 9001 (cli) and 9002 (tmp) -> api's echo app
+#     pod n1p1 10.101.1.2: the clients
+#   node 2 (10.99.0.2): shop/api, inbound 10.99.0.2:15001 -> app :7000
+#     pod n2p1 10.102.1.2: an echo app on 7000
+#
+# Both nodes read the same CA directory (as if a secret were mounted on every
+# node). Node 2's store allows cli -> api :7000.
+#
+# Checked: a stream across SVID rotations on both nodes (6-second SVIDs) with
+# every byte intact and fresh connections on the new SVIDs; a rule expiring
+# under an open tunnel; a live rollover to a new root, old-generation peers
+# accepted until the old root leaves the bundle, then refused; an unreadable
+# bundle and a truncated issuer key named in /readyz while tunnels work; a
+# SIGHUP under a live stream; kill -9 of node 2's authd under load, three
+# times, while another process holds the store: it serves again with fresh
+# SVIDs and the same policy, and the dead process's LMDB reader slots are
+# cleared.
+source "$(dirname "$0")/../lib/testlib.sh"
+source "$ROOT/tests/lib/netns.sh"
 AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}
-[ -x "$AUTHD" ] || { echo "lifecycle: $AUTHD not built"; exit 1; }
-# On a failure, show what authd said (the temp dir goes away).
-at_exit '[ "$T_FAIL" -eq 0 ] || { for f in "$T"/authd*.err; do echo "--- $f"; tail -40 "$f"; done; } >&2'
+HOLD=$ROOT/$BUILD/tools/store_hold_tool
+TD=life.test
+API=spiffe://$TD/ns/shop/sa/api
+CLI=spiffe://$TD/ns/shop/sa/cli
+TMP=spiffe://$TD/ns/batch/sa/tmp
+API_IN=10.99.0.2:15001
+ECHO=10.102.1.2:7000
+CLI_UP=10.101.1.1:9001
+TMP_UP=10.101.1.1:9002
+STORE=$T/n2/store.mdb
+for b in "$AUTHD" "$APP" "$HOLD"; do
+	[ -x "$b" ] || { fail "$b not built (make)"; finish; }
+done
+netns_init
+# On a failure, show what the daemons said (the temp dir goes away).
+at_exit '[ "$T_FAIL" -eq 0 ] || { for f in "$T"/n*/authd*.log; do echo "--- $f"; tail -40 "$f"; done; } >&2'
 
-"$AUTHCTL" ca init --dir "$T/ca" --trust-domain life.test >/dev/null
-"$APP" echo 18190 >"$T/echo.log" 2>&1 &
-echo_pid=$!
-at_exit "kill $echo_pid 2>/dev/null; wait $echo_pid 2>/dev/null"
-cat >"$T/authd.yaml" <<EOF
-trust_domain: life.test
-state_dir: $T/state
+# admin NODE PATH: GET from that node's admin listener (its own loopback).
+admin() { in_ns "n$1" curl -fsS -m 5 "http://127.0.0.1:15000$2"; }
+readyz() { in_ns "n$1" curl -s -m 5 "http://127.0.0.1:15000/readyz"; }
+ready() { admin "$1" /readyz; }
+# readyz_says NODE TEXT: NODE's /readyz has TEXT in it.
+readyz_says() { readyz "$1" | grep -qF -- "$2"; }
+# reloaded NODE N: NODE's authd has reloaded ca_dir at least N times.
+reloaded() { [ "$(grep -c 'trust reloaded from' "$T/n$1/authd.log")" -ge "$2" ]; }
+# failed_renewals NODE: NODE's /metrics counts a failed SVID issuance.
+failed_renewals() { admin "$1" /metrics | grep -q '^authd_svid_issued_total{result="failed"}'; }
+# serial NODE NAME: the serial of the SVID NODE's authd serves for workload NAME.
+serial() {
+	admin "$1" /workloads |
+		"$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]==sys.argv[1]][0])' "$2"
+}
+# echo_once ADDR WORD: "ok" when WORD comes back through the upstream at ADDR (from pod n1p1).
+echo_once() {
+	in_ns n1p1 "$PY" - "$1" "$2" <<'EOF'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    s = socket.create_connection((host, int(port)), timeout=5); s.settimeout(5)
+    w = sys.argv[2].encode(); s.sendall(w); got = b""
+    while len(got) < len(w):
+        d = s.recv(len(w) - len(got))
+        if not d: break
+        got += d
+    print("ok" if got == w else "closed")
+except OSError as e:
+    print("error", e)
+EOF
+}
+start_authd() { # start_authd NODE LOGNAME
+	start_bg "n$1" "$T/n$1/$2.log" "$AUTHD" --config "$T/n$1/authd.yaml"
+	AUTHD_PID[$1]=$BG_PID
+}
+declare -A AUTHD_PID=()
+
+# --- topology, CA, config ---------------------------------------------------------
+
+check "node 1" node_add 1
+check "node 2" node_add 2
+check "node 1's pod" pod_add 1 1
+check "node 2's pod" pod_add 2 1
+start_bg n2p1 "$T/echo.log" "$APP" echo 7000
+check "the echo app listens" wait_tcp n2p1 10.102.1.2 7000
+mkdir -p "$T/n1" "$T/n2"
+check "CA for $TD" "$AUTHCTL" ca init --dir "$T/ca" --trust-domain "$TD"
+common_config() { # common_config N
+	cat <<EOF
+trust_domain: $TD
+state_dir: $T/n$1
 ca_dir: $T/ca
-admin: 127.0.0.1:15190
-access_log: $T/access.log
+admin: 127.0.0.1:15000
+access_log: $T/n$1/access.log
 svid_ttl: 6s
+EOF
+}
+{
+	common_config 1
+	cat <<EOF
 workloads:
-  - name: api
-    namespace: shop
-    listen: 127.0.0.1:15191
-    apps: [127.0.0.1:18190]
   - name: cli
     namespace: shop
     upstreams:
-      - listen: 127.0.0.1:19190
-        peer: 127.0.0.1:15191
-        target: 127.0.0.1:18190
-        expect_id: spiffe://life.test/ns/shop/sa/api
+      - listen: $CLI_UP
+        peer: $API_IN
+        target: $ECHO
+        expect_id: $API
   - name: tmp
     namespace: batch
     upstreams:
-      - listen: 127.0.0.1:19191
-        peer: 127.0.0.1:15191
-        target: 127.0.0.1:18190
+      - listen: $TMP_UP
+        peer: $API_IN
+        target: $ECHO
 EOF
-mkdir -p "$T/state"
-"$AUTHCTL" policy allow --store "$T/state/store.mdb" --from spiffe://life.test/ns/shop/sa/cli \
-	--to spiffe://life.test/ns/shop/sa/api --port 18190 >/dev/null
-"$AUTHD" --config "$T/authd.yaml" 2>"$T/authd.err" &
-pid=$!
-at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-check "authd with 6-second SVIDs becomes ready" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+} >"$T/n1/authd.yaml"
+{
+	common_config 2
+	cat <<EOF
+workloads:
+  - name: api
+    namespace: shop
+    listen: $API_IN
+    apps: [$ECHO]
+EOF
+} >"$T/n2/authd.yaml"
+check "node 2: cli may reach api on 7000" \
+	"$AUTHCTL" policy allow --store "$STORE" --from "$CLI" --to "$API" --port 7000
+start_authd 1 authd
+start_authd 2 authd
+for n in 1 2; do
+	check "node $n's authd with 6-second SVIDs becomes ready" wait_until 30 ready "$n"
+done
 
-# One tunnel streams for 15 s (4 KiB every 50 ms, echoed and compared), while
-# api's serial is sampled from /workloads and a fresh connection is made
-# every second.
+# --- rotation under a live stream ----------------------------------------------------
+
+# api's serial on node 2 and cli's on node 1, sampled while the stream runs.
+(
+	end=$((SECONDS + 17))
+	while [ "$SECONDS" -lt "$end" ]; do
+		echo "api $(serial 2 api 2>/dev/null)"
+		echo "cli $(serial 1 cli 2>/dev/null)"
+		sleep 0.5
+	done
+) >"$T/serials" &
+sampler=$!
+# One tunnel streams for 15 s (4 KiB every 50 ms, echoed and compared), and a
+# fresh connection is made every second.
 check_output "a stream across SVID rotations: no reset, every byte back, new connections fine" \
-	"^bytes=[0-9]+ mismatches=0 serials=([4-9]|[1-9][0-9]) fresh_ok=1[0-9] fresh_failed=0$" "$PY" -c '
-import json, os, socket, time, urllib.request
-def serial():
-    ws = json.load(urllib.request.urlopen("http://127.0.0.1:15190/workloads", timeout=5))
-    return [w["svid"]["serial"] for w in ws if w["name"] == "api"][0]
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(10)
-sent = mismatches = 0
-serials = {serial()}
-fresh_ok = fresh_failed = 0
+	"^bytes=[0-9]+ mismatches=0 fresh_ok=1[0-9] fresh_failed=0$" in_ns n1p1 "$PY" -c '
+import socket, time
+def conn():
+    s = socket.create_connection(("10.101.1.1", 9001), timeout=5); s.settimeout(10); return s
+s = conn()
+sent = mismatches = fresh_ok = fresh_failed = i = 0
 end = time.time() + 15
 next_fresh = time.time() + 1
-i = 0
 while time.time() < end:
     chunk = (b"%08d" % i) * 512
     s.sendall(chunk)
@@ -75,102 +171,110 @@ while time.time() < end:
     mismatches += got != chunk
     sent += len(chunk)
     i += 1
-    serials.add(serial())
     if time.time() >= next_fresh:
         next_fresh += 1
         try:
-            f = socket.create_connection(("127.0.0.1", 19190), timeout=5); f.settimeout(5)
-            f.sendall(b"ping"); ok = f.recv(4) == b"ping"; f.close()
+            f = conn(); f.sendall(b"ping"); ok = f.recv(4) == b"ping"; f.close()
         except OSError:
             ok = False
         fresh_ok += ok; fresh_failed += not ok
     time.sleep(0.05)
-print("bytes=%d mismatches=%d serials=%d fresh_ok=%d fresh_failed=%d" %
-      (sent, mismatches, len(serials), fresh_ok, fresh_failed))'
-check_output "every renewal is counted" '^authd_svid_issued_total\{result="ok"\} ([8-9]|[1-9][0-9])$' \
-	curl -s http://127.0.0.1:15190/metrics
-check_fails "no renewal failed" bash -c \
-	'curl -s http://127.0.0.1:15190/metrics | grep -q "^authd_svid_issued_total{result=\"failed\"}"'
-check "still ready" curl -fs http://127.0.0.1:15190/readyz
+print("bytes=%d mismatches=%d fresh_ok=%d fresh_failed=%d" % (sent, mismatches, fresh_ok, fresh_failed))'
+wait $sampler
+check_output "api's SVID rotated at least three times on node 2 meanwhile" "^[4-9]$|^[1-9][0-9]$" \
+	bash -c "grep '^api [0-9a-f]' '$T/serials' | sort -u | wc -l"
+check_output "and cli's on node 1" "^[4-9]$|^[1-9][0-9]$" \
+	bash -c "grep '^cli [0-9a-f]' '$T/serials' | sort -u | wc -l"
+for n in 1 2; do
+	check_output "node $n counts every renewal" '^authd_svid_issued_total\{result="ok"\} ([4-9]|[1-9][0-9])$' \
+		admin "$n" /metrics
+	check_fails "node $n: no renewal failed" failed_renewals "$n"
+	check "node $n: still ready" ready "$n"
+done
 
-# An expiring rule: its tunnel is closed once it has expired, with no commit.
-check "a rule for batch/tmp that expires in 8 s" "$AUTHCTL" policy allow --store "$T/state/store.mdb" \
-	--from spiffe://life.test/ns/batch/sa/tmp --to spiffe://life.test/ns/shop/sa/api --port 18190 --expires 8s
-check_output "its open tunnel works, then closes when the rule expires" "^echo=ok then=closed$" "$PY" -c '
+# --- an expiring rule --------------------------------------------------------------------
+
+check "a rule for batch/tmp that expires in 8 s" "$AUTHCTL" policy allow --store "$STORE" \
+	--from "$TMP" --to "$API" --port 7000 --expires 8s
+check_output "its open tunnel works, then closes when the rule expires" "^echo=ok then=closed$" \
+	in_ns n1p1 "$PY" -c '
 import socket
-s = socket.create_connection(("127.0.0.1", 19191)); s.settimeout(5)
+s = socket.create_connection(("10.101.1.1", 9002)); s.settimeout(5)
 s.sendall(b"hello"); echo = "ok" if s.recv(5) == b"hello" else "bad"
 s.settimeout(20)
-print("echo=%s then=%s" % (echo, "closed" if s.recv(1) == b"" else "open"))'
-check_output "logged as revoked because the rule expired" \
+try:
+    end = s.recv(1)
+except OSError:
+    end = b""
+print("echo=%s then=%s" % (echo, "closed" if end == b"" else "open"))'
+check_output "node 2 logs it as revoked because the rule expired" \
 	'"src":"spiffe://life.test/ns/batch/sa/tmp".*"decision":"revoked","rule":2,"reason":"expired","end":"revoked"' \
-	cat "$T/access.log"
+	cat "$T/n2/access.log"
 
-# Issuer rollover to a new root, live: SVIDs re-issued under the new issuer,
-# peers of the old generation accepted while the old root is in the bundle,
-# rejected once it is removed; no restart.
-"$AUTHCTL" ca issue --dir "$T/ca" --id spiffe://life.test/ns/shop/sa/old --ttl 1h --out "$T/old" >/dev/null
+# --- issuer rollover to a new root, live --------------------------------------------------
+# SVIDs re-issued under the new issuer on both nodes; peers of the old
+# generation accepted while the old root is in the bundle, refused once it
+# is removed; no restart.
+"$AUTHCTL" ca issue --dir "$T/ca" --id spiffe://$TD/ns/shop/sa/old --ttl 1h --out "$T/old" >/dev/null
 old_root=$("$AUTHCTL" ca bundle list --dir "$T/ca" | awk 'NR == 1 { print $1 }')
-api_serial() {
-	curl -s http://127.0.0.1:15190/workloads |
-		"$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]=="api"][0])'
-}
-# An old-generation client: authenticated (so the policy answers 403), or refused.
+# An old-generation client from pod n1p1 straight to api's mesh listener:
+# authenticated (so the policy answers 403), or refused at the handshake.
 old_client() {
-	printf 'CONNECT 127.0.0.1:18190 HTTP/1.1\r\n\r\n' | timeout 5 openssl s_client -quiet -ign_eof \
-		-connect 127.0.0.1:15191 -cert "$T/old/svid.pem" -cert_chain "$T/old/svid.pem" -key "$T/old/svid.key" \
+	printf 'CONNECT %s HTTP/1.1\r\n\r\n' "$ECHO" | in_ns n1p1 timeout 5 openssl s_client -quiet -ign_eof \
+		-connect "$API_IN" -cert "$T/old/svid.pem" -cert_chain "$T/old/svid.pem" -key "$T/old/svid.key" \
 		-CAfile "$T/old/bundle.pem" 2>&1 | grep -m1 '^HTTP/1.1' || true
 }
 check_output "before: the old-generation client is authenticated (403 from policy)" "^HTTP/1.1 403" old_client
-check "authctl ca rotate --new-root while authd runs" "$AUTHCTL" ca rotate --dir "$T/ca" --new-root
-check "authd reloads the CA directory" wait_for "reload" grep -q "trust reloaded from" "$T/authd.err"
-check "and re-issues under the new issuer" wait_for "re-issue" \
-	bash -c "grep -c 'trust reloaded' '$T/authd.err' >/dev/null && [ \"\$(grep -c 'shop/api: SVID' '$T/authd.err')\" -ge 2 ]"
-check_output "new generation on both ends: cli -> api still works" "^ok$" "$PY" -c '
-import socket
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
-s.sendall(b"newgen"); print("ok" if s.recv(6) == b"newgen" else "bad")'
+api0=$(serial 2 api)
+check "authctl ca rotate --new-root while both authds run" "$AUTHCTL" ca rotate --dir "$T/ca" --new-root
+for n in 1 2; do
+	check "node $n reloads the CA directory" wait_until 10 reloaded "$n" 1
+done
+serial_moved() { [ "$(serial 2 api)" != "$api0" ]; }
+check "node 2 re-issues api under the new issuer" wait_until 10 serial_moved
+check_eq "new generation on both ends: cli -> api works" "$(echo_once "$CLI_UP" newgen)" ok
 check_output "the old generation is still accepted: its root is in the bundle" "^HTTP/1.1 403" old_client
 check "authctl ca bundle remove the old root" "$AUTHCTL" ca bundle remove --dir "$T/ca" "${old_root:0:16}"
-check "authd reloads again" wait_for "second reload" bash -c "[ \"\$(grep -c 'trust reloaded' '$T/authd.err')\" -ge 2 ]"
+for n in 1 2; do
+	check "node $n reloads again" wait_until 10 reloaded "$n" 2
+done
 sleep 0.5	# the re-issued SVIDs land
 check_eq "the old generation is now refused at the handshake (no HTTP answer)" "$(old_client)" ""
 check_output "counted as an unknown authority" \
 	'^authd_handshake_failures_total\{direction="inbound",reason="(unknown-authority|bad-signature)"\} [1-9]' \
-	curl -s http://127.0.0.1:15190/metrics
-check_output "the new generation is unaffected" "^ok$" "$PY" -c '
-import socket
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
-s.sendall(b"after!"); print("ok" if s.recv(6) == b"after!" else "bad")'
-echo "not a bundle" >"$T/ca/bundle.pem.new" && mv "$T/ca/bundle.pem" "$T/bundle.saved" && mv "$T/ca/bundle.pem.new" "$T/ca/bundle.pem"
-check "an unreadable bundle is reported in /readyz" wait_for "readyz" bash -c \
-	"curl -s http://127.0.0.1:15190/readyz | grep -q 'ca_dir reload failed: trust bundle'"
-check_output "while authd keeps serving with what it had" "^ok$" "$PY" -c '
-import socket
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
-s.sendall(b"still!"); print("ok" if s.recv(6) == b"still!" else "bad")'
+	admin 2 /metrics
+check_eq "the new generation is unaffected" "$(echo_once "$CLI_UP" after)" ok
+
+# --- an unreadable bundle, a truncated issuer key -----------------------------------------
+echo "not a bundle" >"$T/ca/bundle.pem.new" && mv "$T/ca/bundle.pem" "$T/bundle.saved" &&
+	mv "$T/ca/bundle.pem.new" "$T/ca/bundle.pem"
+for n in 1 2; do
+	check "node $n: an unreadable bundle is reported in /readyz" \
+		wait_until 10 readyz_says "$n" "ca_dir reload failed: trust bundle"
+done
+check_eq "while the authds keep serving with what they had" "$(echo_once "$CLI_UP" still)" ok
 mv "$T/bundle.saved" "$T/ca/bundle.pem"
-check "a good bundle again makes it ready" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
-# A truncated issuer key: the same, named in /readyz, and the old trust serves on.
+for n in 1 2; do
+	check "node $n: a good bundle again makes it ready" wait_until 10 ready "$n"
+done
 cp "$T/ca/issuer.key" "$T/issuer.key.saved"
 head -c 40 "$T/issuer.key.saved" >"$T/ca/issuer.key"
-check "a truncated issuer key is reported in /readyz" wait_for "readyz" bash -c \
-	"curl -s http://127.0.0.1:15190/readyz | grep -q 'ca_dir reload failed: CA '"
-check_output "while tunnels still work" "^ok$" "$PY" -c '
-import socket
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
-s.sendall(b"key!"); print("ok" if s.recv(4) == b"key!" else "bad")'
+check "a truncated issuer key is reported in /readyz" wait_until 10 readyz_says 2 "ca_dir reload failed: CA "
+check_eq "while tunnels still work" "$(echo_once "$CLI_UP" key)" ok
 cp "$T/issuer.key.saved" "$T/ca/issuer.key"
-check "the key restored makes it ready again" wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+for n in 1 2; do
+	check "node $n: the key restored makes it ready again" wait_until 10 ready "$n"
+done
 
-# SIGHUP with the same config while a tunnel streams: nothing is dropped.
-check_output "a SIGHUP reload under a live stream drops nothing" "^ok 40$" "$PY" -c '
+# --- SIGHUP under a live stream ----------------------------------------------------------
+check_output "a SIGHUP reload of both authds under a live stream drops nothing" "^ok 40$" in_ns n1p1 "$PY" -c '
 import os, signal, socket, sys, time
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(10)
+s = socket.create_connection(("10.101.1.1", 9001)); s.settimeout(10)
 n = 0
 for i in range(40):
     if i == 10:
-        os.kill(int(sys.argv[1]), signal.SIGHUP)
+        for p in sys.argv[1:]:
+            os.kill(int(p), signal.SIGHUP)
     b = (b"%04d" % i) * 256
     s.sendall(b); got = b""
     while len(got) < len(b):
@@ -179,64 +283,63 @@ for i in range(40):
         got += d
     n += got == b
     time.sleep(0.05)
-print("ok", n)' "$pid"
-check "and the reload was logged" grep -q "SIGHUP: configuration reloaded" "$T/authd.err"
+print("ok", n)' "${AUTHD_PID[1]}" "${AUTHD_PID[2]}"
+for n in 1 2; do
+	check "node $n logged the reload" grep -q "SIGHUP: configuration reloaded" "$T/n$n/authd.log"
+done
 
-# kill -9 under load, three times, then start again: same policy and
-# workloads (LMDB), fresh SVIDs, and the dead process's reader slots cleared.
-STORE=$T/state/store.mdb
+# --- kill -9 under load, three times ------------------------------------------------------
+# Node 2's authd, while pod n1p1 keeps connecting and a second process holds
+# the store open (so the reader table is not simply reset by the next
+# process to open it): same policy and workloads (LMDB), fresh SVIDs, and
+# the dead process's reader slots cleared.
+start_bg n2 "$T/hold.log" "$HOLD" "$STORE"
+hold_pid=$BG_PID
+check "another process holds node 2's store open" wait_until 10 grep -q open "$T/hold.log"
 cat >"$T/load.py" <<'EOF'
 import os, socket, sys, time
 ok = failed = 0
-end = time.time() + 60
+end = time.time() + 90
 while time.time() < end and not os.path.exists(sys.argv[1]):
     try:
-        s = socket.create_connection(("127.0.0.1", 19190), timeout=2); s.settimeout(2)
+        s = socket.create_connection(("10.101.1.1", 9001), timeout=2); s.settimeout(2)
         s.sendall(b"load"); good = s.recv(4) == b"load"; s.close()
     except OSError:
         good = False
     ok += good; failed += not good
     time.sleep(0.02)
-print("ok=%d failed=%d" % (ok, failed))
+print("ok=%d failed=%d" % (ok, failed), flush=True)
 EOF
-# A second process holds the store open throughout, so the reader table is
-# not simply reset by the next process to open it.
-"$ROOT/$BUILD/tools/store_hold_tool" "$STORE" >"$T/hold.out" 2>&1 &
-hold_pid=$!
-at_exit "kill $hold_pid 2>/dev/null; wait $hold_pid 2>/dev/null"
-check "another process holds the store open" wait_for "holder" grep -q open "$T/hold.out"
-"$PY" "$T/load.py" "$T/load.stop" >"$T/load.out" 2>&1 &
-load_pid=$!
-at_exit "touch '$T/load.stop'; wait $load_pid 2>/dev/null"
+start_bg n1p1 "$T/load.out" "$PY" "$T/load.py" "$T/load.stop"
+load_pid=$BG_PID
 for round in 1 2 3; do
-	before=$(api_serial)
+	pid=${AUTHD_PID[2]}
+	before=$(serial 2 api)
 	check "round $round: the running authd holds reader slots" bash -c "mdb_stat -nr '$STORE' | grep -qw $pid"
-	kill -KILL $pid
-	wait $pid 2>/dev/null
-	dead=$pid
-	check "round $round: its slots outlive it" bash -c "mdb_stat -nr '$STORE' | grep -qw $dead"
-	"$AUTHD" --config "$T/authd.yaml" 2>"$T/authd-r$round.err" &
-	pid=$!
-	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	check "round $round: its slots outlive it" bash -c "mdb_stat -nr '$STORE' | grep -qw $pid"
+	start_authd 2 "authd-r$round"
 	check "round $round: after kill -9 under load authd starts again and becomes ready" \
-		wait_for readyz curl -fs http://127.0.0.1:15190/readyz
+		wait_until 10 ready 2
 	check_fails "round $round: the dead process's reader slots are cleared" bash -c \
-		"mdb_stat -nr '$STORE' | grep -qw $dead"
-	after=$(api_serial)
+		"mdb_stat -nr '$STORE' | grep -qw $pid"
+	after=$(serial 2 api)
 	check "round $round: with a fresh SVID (keys lived only in memory)" test -n "$after" -a "$before" != "$after"
-	check_output "round $round: and the same policy: cli -> api passes" "^ok$" "$PY" -c '
-import socket
-s = socket.create_connection(("127.0.0.1", 19190)); s.settimeout(5)
-s.sendall(b"again"); print("ok" if s.recv(5) == b"again" else "bad")'
+	check_eq "round $round: and the same policy: cli -> api passes" "$(echo_once "$CLI_UP" again)" ok
 done
 touch "$T/load.stop"
-wait $load_pid
-check_output "the load saw connections succeed across the restarts" "^ok=[1-9][0-9]* failed=" cat "$T/load.out"
-kill $hold_pid
-wait $hold_pid 2>/dev/null
-kill -TERM $pid
-rc=0; wait $pid || rc=$?
-check_eq "authd exits 0 on SIGTERM" "$rc" 0
-check_output "the long stream ended cleanly in the access log" \
-	'"workload":"shop/api".*"decision":"allow".*"end":"done","bytes_in":[0-9]{6,}' cat "$T/access.log"
+check "the load ends" wait_until 10 grep -q "^ok=" "$T/load.out"
+check_output "and saw connections succeed across the restarts" "^ok=[1-9][0-9]* failed=" cat "$T/load.out"
+stop_bg "$load_pid" >/dev/null
+stop_bg "$hold_pid" >/dev/null
+
+for n in 1 2; do
+	check_exit "node $n's authd exits 0 on SIGTERM" 0 stop_bg "${AUTHD_PID[$n]}"
+done
+check_output "the long stream ended cleanly in node 2's access log" \
+	'"workload":"shop/api".*"decision":"allow".*"end":"done","bytes_in":[0-9]{6,}' cat "$T/n2/access.log"
+for f in "$T"/n*/authd*.log; do
+	check_fails "${f#"$T"/}: no sanitizer report" grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$f"
+done
 finish
