@@ -1,5 +1,5 @@
 /*
- * What the C benchmarks share: a monotonic clock, latency samples with
+ * What the C benchmarks share: a monotonic and a wall clock, latency samples with
  * nearest-rank percentiles, and pinning to one core. Header-only, because
  * each bench program (bench/NAME_bench.c) is linked only with the library.
  */
@@ -19,6 +19,16 @@ bench_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wall-clock time, comparable with another process's (revoke_bench -> load_bench watch). */
+static inline uint64_t
+bench_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

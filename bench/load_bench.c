@@ -188,16 +188,6 @@ struct run {
 
 static volatile sig_atomic_t stop_flag;
 
-/* Wall-clock time, comparable with another process's (revoke_bench). */
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 on_signal(int sig)
 {
@@ -799,7 +789,7 @@ loop_once(struct run *r, uint64_t deadline, int timeout_ms)
 	struct epoll_event evs[EVENTS_MAX];
 	int n = epoll_wait(r->ep, evs, EVENTS_MAX, timeout_ms);
 
-	r->now_real = realtime_ns();
+	r->now_real = bench_realtime_ns();
 	for (int i = 0; i < n; i++) {
 		struct conn *c = evs[i].data.ptr;
 
@@ -1026,7 +1016,7 @@ run_watch(struct run *r)
 		if (r->commit_t1 != 0 && r->closed == r->held)
 			break;
 		n = epoll_wait(r->ep, evs, EVENTS_MAX, 100);
-		r->now_real = realtime_ns();
+		r->now_real = bench_realtime_ns();
 		for (int i = 0; i < n; i++) {
 			ssize_t k;
 

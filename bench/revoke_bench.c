@@ -25,17 +25,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "certs/crypto.h"
 #include "policy/policy.h"
-
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 usage(FILE *f)
@@ -95,9 +87,9 @@ main(int argc, char **argv)
 		return 3;
 	}
 	actor.now = (int64_t)time(NULL);
-	t0 = realtime_ns();
+	t0 = bench_realtime_ns();
 	err = policy_revoke_match(s, &sel[0], &sel[1], &n, &actor);
-	t1 = realtime_ns();
+	t1 = bench_realtime_ns();
 	if (err == POLICY_E_NOT_FOUND) {
 		fprintf(stderr, "revoke_bench: no rule from %s to %s\n", sel[0].str, sel[1].str);
 		rc = 1;

@@ -16,21 +16,7 @@ echo_pid=$!
 at_exit "kill $echo_pid 2>/dev/null; wait $echo_pid 2>/dev/null"
 
 # echo_through PORT WORD: "ok" when WORD comes back through the tunnel at PORT.
-echo_through() {
-	"$PY" - "$1" "$2" <<'EOF'
-import socket, sys
-try:
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5); s.settimeout(5)
-    w = sys.argv[2].encode(); s.sendall(w); got = b""
-    while len(got) < len(w):
-        d = s.recv(len(w) - len(got))
-        if not d: break
-        got += d
-    print("ok" if got == w else "closed")
-except OSError as e:
-    print("error", e)
-EOF
-}
+echo_through() { "$PY" "$ROOT/tests/lib/mesh_client.py" echo "127.0.0.1:$1" "$2"; }
 readyz() { curl -s "$ADMIN/readyz"; }
 # write_config DIR [EXTRA]: api (inbound) and cli (outbound) under state DIR.
 write_config() {
@@ -49,6 +35,14 @@ workloads:
     apps: [127.0.0.1:18290]
 EOF
 }
+# seed_store: cli -> api allowed, and cli in the registry (so authd writes
+# its SVID status back on every renewal).
+seed_store() {
+	"$AUTHCTL" policy allow --store "$STORE" --from spiffe://faults.test/ns/shop/sa/cli \
+		--to spiffe://faults.test/ns/shop/sa/api --port 18290 >/dev/null &&
+		"$AUTHCTL" workload add cli --namespace shop --store "$STORE" \
+			--upstream listen=127.0.0.1:19290,peer=127.0.0.1:15291,target=127.0.0.1:18290 >/dev/null
+}
 start_authd() { # start_authd LOGNAME
 	"$AUTHD" --config "$T/authd.yaml" 2>"$T/$1.err" &
 	pid=$!
@@ -66,11 +60,7 @@ check "a 16 MiB tmpfs for the store and the access log" mount -t tmpfs -o size=1
 at_exit "umount -l '$D' 2>/dev/null"
 write_config "$D"
 STORE=$D/store.mdb
-"$AUTHCTL" policy allow --store "$STORE" --from spiffe://faults.test/ns/shop/sa/cli \
-	--to spiffe://faults.test/ns/shop/sa/api --port 18290 >/dev/null
-# cli is in the registry, so authd writes its SVID status back on every renewal.
-"$AUTHCTL" workload add cli --namespace shop --store "$STORE" \
-	--upstream listen=127.0.0.1:19290,peer=127.0.0.1:15291,target=127.0.0.1:18290 >/dev/null
+check "a store with cli -> api and cli registered" seed_store
 start_authd authd
 check "authd on the small disk becomes ready" wait_for readyz curl -fs "$ADMIN/readyz"
 check_eq "a tunnel works" "$(echo_through 19290 before)" ok
@@ -138,10 +128,7 @@ S=$T/state
 mkdir -p "$S"
 write_config "$S" "store_map_size: 1MiB"
 STORE=$S/store.mdb
-"$AUTHCTL" policy allow --store "$STORE" --from spiffe://faults.test/ns/shop/sa/cli \
-	--to spiffe://faults.test/ns/shop/sa/api --port 18290 >/dev/null
-"$AUTHCTL" workload add cli --namespace shop --store "$STORE" \
-	--upstream listen=127.0.0.1:19290,peer=127.0.0.1:15291,target=127.0.0.1:18290 >/dev/null
+check "a store with cli -> api and cli registered" seed_store
 start_authd authd2
 check "authd with a 1 MiB map becomes ready" wait_for readyz curl -fs "$ADMIN/readyz"
 check_output "its map is reported" '^authd_store_bytes\{kind="map"\} 1048576$' curl -s "$ADMIN/metrics"

@@ -25,6 +25,7 @@ source "$ROOT/tests/lib/netns.sh"
 AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}
 HOLD=$ROOT/$BUILD/tools/store_hold_tool
+MC=$ROOT/tests/lib/mesh_client.py
 TD=life.test
 API=spiffe://$TD/ns/shop/sa/api
 CLI=spiffe://$TD/ns/shop/sa/cli
@@ -57,22 +58,7 @@ serial() {
 		"$PY" -c 'import json,sys; print([w["svid"]["serial"] for w in json.load(sys.stdin) if w["name"]==sys.argv[1]][0])' "$2"
 }
 # echo_once ADDR WORD: "ok" when WORD comes back through the upstream at ADDR (from pod n1p1).
-echo_once() {
-	in_ns n1p1 "$PY" - "$1" "$2" <<'EOF'
-import socket, sys
-host, port = sys.argv[1].rsplit(":", 1)
-try:
-    s = socket.create_connection((host, int(port)), timeout=5); s.settimeout(5)
-    w = sys.argv[2].encode(); s.sendall(w); got = b""
-    while len(got) < len(w):
-        d = s.recv(len(w) - len(got))
-        if not d: break
-        got += d
-    print("ok" if got == w else "closed")
-except OSError as e:
-    print("error", e)
-EOF
-}
+echo_once() { in_ns n1p1 "$PY" "$MC" echo "$1" "$2"; }
 start_authd() { # start_authd NODE LOGNAME
 	start_bg "n$1" "$T/n$1/$2.log" "$AUTHD" --config "$T/n$1/authd.yaml"
 	AUTHD_PID[$1]=$BG_PID

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Helpers for tests/integration/mesh_e2e.sh: a raw mesh client, certificate
+"""Helpers for the integration tests (mesh_e2e, lifecycle, faults): a raw mesh client, certificate
 fixtures authctl cannot make, and readers for /metrics and the access log.
 
   mesh_client.py leaf CA_DIR SPIFFE_ID FROM_DAYS TO_DAYS OUT_DIR
@@ -20,6 +20,11 @@ fixtures authctl cannot make, and readers for /metrics and the access log.
       response head and body, or "closed: WHY" when the server closed
       without a response. Exit 0 whenever the exchange ran; 3 on usage or
       local errors.
+
+  mesh_client.py echo ADDR WORD
+      Plaintext to ADDR (an upstream listener in front of an echo app): send
+      WORD, read it back. Prints "ok", "closed" (the server closed first) or
+      "error WHY" (refused, reset, timed out).
 
   mesh_client.py stream ADDR STOPFILE
       Plaintext to ADDR (a node's upstream listener, in front of an echo
@@ -173,6 +178,25 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
 LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 
 
+def echo(addr, word):
+    host, port = addr.rsplit(":", 1)
+    try:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.settimeout(5)
+        w = word.encode()
+        s.sendall(w)
+        got = b""
+        while len(got) < len(w):
+            d = s.recv(len(w) - len(got))
+            if not d:
+                break
+            got += d
+        s.close()
+        print("ok" if got == w else "closed")
+    except OSError as e:
+        print("error", e)
+
+
 def stream(addr, stop):
     host, port = addr.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
@@ -265,6 +289,8 @@ def main(argv):
     elif len(argv) in (8, 9) and argv[1] == "connect":
         n = int(argv[8]) if len(argv) == 9 else 0
         mesh_connect(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], n)
+    elif len(argv) == 4 and argv[1] == "echo":
+        echo(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "stream":
         stream(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "metric":
