@@ -188,15 +188,18 @@ conn_close_all(struct worker *w)
 }
 
 void
-conn_recheck_all(struct worker *w)
+conn_recheck_all(struct worker *w, bool due_only)
 {
 	struct conn *c, *next;
 	int64_t now = proxy_now_ms() / 1000;
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->ops->recheck != NULL && (c->st == CONN_SPLICE || c->st == CONN_DIAL_APP))
-			c->ops->recheck(c, now);
+		if (c->ops->recheck == NULL || (c->st != CONN_SPLICE && c->st != CONN_DIAL_APP))
+			continue;
+		if (due_only && (c->recheck_at == 0 || c->recheck_at > now))
+			continue;
+		c->ops->recheck(c, now);
 	}
 }
 

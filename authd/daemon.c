@@ -556,9 +556,13 @@ on_tick(uv_timer_t *t)
 	identity_retry_status(d);
 	prune_retired(d);
 	if (!d->draining) {
-		/* Rules expire between commits: re-check on the tick too. */
+		/*
+		 * Rules expire between commits: on the tick, re-check the
+		 * connections whose allowing rule has expired (a compare each
+		 * for the rest).
+		 */
 		if (uv_timer_get_repeat(t) == DAEMON_TICK_MS)
-			workers_send(d, WORKER_RECHECK);
+			workers_send(d, WORKER_RECHECK_DUE);
 		return;
 	}
 	if (atomic_load(&d->active) == 0) {

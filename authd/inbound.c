@@ -134,6 +134,7 @@ in_head_input(struct conn *c)
 		    policy_reason_name(dec.reason));
 	} else {
 		conn_decide(c, "allow", "rule", dec.rule_id);
+		c->recheck_at = dec.expires;	/* the tick re-checks it then */
 	}
 	c->st = CONN_DIAL_APP;
 	conn_deadline(c, c->w->limits.connect_timeout_ms);
@@ -184,8 +185,10 @@ in_recheck(struct conn *c, int64_t now)
 		return;
 	if (policy_check(c->w->reader, src, &c->wl->id, c->port, now, &dec) != 0)
 		return;	/* the store failed: keep what was decided; the next check retries */
-	if (dec.verdict == POLICY_ALLOW)
+	if (dec.verdict == POLICY_ALLOW) {
+		c->recheck_at = dec.expires;	/* maybe another rule, maybe a later expiry */
 		return;
+	}
 	if (dec.verdict == POLICY_AUDIT) {
 		log_info("audit: would revoke %s -> %s :%u (%s, policy revision %llu)", src->str,
 		    c->wl->id.str, c->port, policy_reason_name(dec.reason),

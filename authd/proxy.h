@@ -136,7 +136,8 @@ enum worker_cmd {
 	WORKER_DRAIN = 2,		/* close every listener */
 	WORKER_CLOSE_ALL = 4,		/* close every connection (drain deadline) */
 	WORKER_EXIT = 8,		/* close the wake handle and let the loop end */
-	WORKER_RECHECK = 16,		/* re-check established inbound connections against policy */
+	WORKER_RECHECK = 16,		/* re-check established inbound connections (a new revision) */
+	WORKER_RECHECK_DUE = 32,	/* re-check those whose allowing rule has expired (the tick) */
 };
 
 /* A loop with its own listeners and connections. */
@@ -283,6 +284,7 @@ struct conn {
 	const char *reason;		/* a token: why the decision */
 	const char *end;		/* a token: how it ended ("done", "idle-timeout", ...) */
 	uint64_t rule;
+	int64_t recheck_at;		/* inbound allow: when its rule expires (0 = never) */
 	uint64_t bytes_in, bytes_out;
 	char trace_id[33];
 };
@@ -383,7 +385,12 @@ void conn_close_all(struct worker *w);
  * Re-check w's established inbound connections against the policy as it
  * is now: those no longer allowed close, logged and counted as "revoked".
  */
-void conn_recheck_all(struct worker *w);
+/*
+ * Re-check established inbound connections against policy: all of them
+ * (a new revision), or only those whose allowing rule has expired by now
+ * (due_only; every other answer stands until the next revision).
+ */
+void conn_recheck_all(struct worker *w, bool due_only);
 
 /* trust.c */
 /* Load ca_dir (CA and bundle) into a new trust; logs why not. */

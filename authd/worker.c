@@ -131,8 +131,8 @@ run_cmd(struct worker *w, unsigned cmd)
 	}
 	if (cmd & WORKER_CLOSE_ALL)
 		conn_close_all(w);
-	if (cmd & WORKER_RECHECK)
-		conn_recheck_all(w);
+	if (cmd & (WORKER_RECHECK | WORKER_RECHECK_DUE))
+		conn_recheck_all(w, !(cmd & WORKER_RECHECK));
 	if ((cmd & WORKER_EXIT) && w->index != 0 && !uv_is_closing((uv_handle_t *)&w->wake))
 		uv_close((uv_handle_t *)&w->wake, NULL);
 }

@@ -182,6 +182,7 @@ struct walk {
 	uint16_t port;
 	int64_t now;
 	uint64_t allow_rule;
+	int64_t allow_expires;	/* of allow_rule; 0 = never */
 	uint64_t port_rule;	/* first rule naming the pair on other ports */
 	uint64_t expired_rule;	/* first expired rule naming the pair */
 };
@@ -215,6 +216,7 @@ probe(struct policy_reader *r, const uint8_t hd[static POLICY_HASH_LEN],
 		}
 		if (entry_has_port(ent, d.mv_size, w->port)) {
 			w->allow_rule = id;
+			w->allow_expires = expires;
 			return 1;
 		}
 		if (w->port_rule == 0)
@@ -230,7 +232,7 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 	struct cands sc, dc;
 	uint8_t hs[4][POLICY_HASH_LEN], hd[4][POLICY_HASH_LEN];
 	uint8_t kinds[POLICY_DST_KINDS][4];
-	struct walk w = { port, now, 0, 0, 0 };
+	struct walk w = { .port = port, .now = now };
 	MDB_val k, d;
 	int rc, err;
 
@@ -294,6 +296,7 @@ decided:
 		out->verdict = POLICY_ALLOW;
 		out->reason = POLICY_R_RULE;
 		out->rule_id = w.allow_rule;
+		out->expires = w.allow_expires;
 		rc = 0;
 	}
 	err = rc;

@@ -328,6 +328,12 @@ struct policy_decision {
 	enum policy_reason reason;
 	uint64_t rule_id;	/* the rule that allows, or that came closest */
 	uint64_t revision;	/* the store revision the decision was made at */
+	/*
+	 * POLICY_ALLOW: when the allowing rule expires (UNIX seconds; 0 =
+	 * never). Until then, or the next revision, the answer cannot change,
+	 * so a caller holding connections re-checks them only then.
+	 */
+	int64_t expires;
 };
 
 /*

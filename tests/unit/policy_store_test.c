@@ -229,7 +229,10 @@ TEST(ports)
 	policy_store_close(s);
 }
 
-/* An expiring rule allows until its time, then denies with reason expired. */
+/*
+ * An expiring rule allows until its time (and says so), then denies with
+ * reason expired, unless a lasting rule allows too.
+ */
 TEST(expiry)
 {
 	struct policy_decision d;
@@ -244,9 +247,16 @@ TEST(expiry)
 	e = add(s, A, B, "5432", NOW + 3600);
 	EXPECT(e != 0);
 	EXPECT_EQ(decide(s, A, B, 5432, NOW + 3599, &d), POLICY_ALLOW);
+	/* The allow says until when it holds (a holder re-checks then). */
+	EXPECT_EQ(d.expires, NOW + 3600);
 	EXPECT_EQ(decide(s, A, B, 5432, NOW + 3600, &d), POLICY_DENY);
 	EXPECT_EQ(d.reason, POLICY_R_EXPIRED);
 	EXPECT_EQ(d.rule_id, e);
+	EXPECT_EQ(d.expires, 0);
+	/* A lasting rule besides it: allowed past the expiry, for good. */
+	EXPECT(add(s, A, B, "5432", 0) != 0);
+	EXPECT_EQ(decide(s, A, B, 5432, NOW + 3600, &d), POLICY_ALLOW);
+	EXPECT_EQ(d.expires, 0);
 	/* A rule that is already expired is refused. */
 	rule(r, A, C, "1", NOW);
 	EXPECT_ERR(policy_add(s, r, &actor), POLICY_E_EXPIRED);
