@@ -88,6 +88,28 @@ lc_base() {
 	BASE_US=$((t1 - t0))
 }
 
+# lc_free_ports N: N ports free now, below the ephemeral range
+# (net.ipv4.ip_local_port_range), so no client socket takes one while authd
+# is down between a kill -9 and its restart.
+lc_free_ports() {
+	/usr/bin/python3 -c '
+import random, socket, sys
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+want, got = int(sys.argv[1]), []
+ports = list(range(10000, lo))
+random.shuffle(ports)
+for p in ports:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); got.append(p)
+    except OSError:
+        pass
+    s.close()
+    if len(got) == want:
+        break
+print(" ".join(map(str, got)))' "$1"
+}
+
 # lc_client GROUP: load_bench's TLS arguments as workload GROUP (revoked, kept).
 lc_client() {
 	LC_ARGS=(--target "127.0.0.1:$LC_MESH" --connect "127.0.0.1:$LC_BACKEND_PORT"
@@ -199,7 +221,7 @@ lc_revoke() {
 	R[$n.active]=$(lc_metric 'authd_active_connections{direction="inbound"}')
 	echo "   holding $((want + kept)) tunnels (authd counts ${R[$n.active]} inbound)" >&2
 
-	# authd's CPU while it holds them (the 1 s tick re-checks every tunnel),
+	# authd's CPU while it holds them (the 1 s tick walks every tunnel; it re-checks those whose rule expired),
 	# and with WAVE, a rotation wave on top.
 	lc_base quiet
 	R[$n.hold_cpu_ms_s]=$(awk -v ns="$BASE_CPU_NS" -v us="$BASE_US" 'BEGIN { printf "%.1f", ns / us }')
@@ -356,8 +378,7 @@ lc_start() {
 	done
 	[ -n "$LC_BACKEND_PORT" ] || die "backend_bench did not start: $(cat "$LC/backend.log")"
 
-	LC_MESH=$(px_free_port)
-	LC_ADMIN=$(px_free_port)
+	read -r LC_MESH LC_ADMIN <<<"$(lc_free_ports 2)"
 	cat >"$LC/authd.yaml" <<EOF
 trust_domain: $LC_TD
 state_dir: $LC
@@ -383,11 +404,7 @@ EOF
 	done
 	# The wave's workloads, registered in the store as an operator would,
 	# each with a mesh listener of its own (a TLS server config per SVID).
-	ports=$(/usr/bin/python3 -c '
-import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$LC_WAVE")
+	ports=$(lc_free_ports "$LC_WAVE")
 	i=0
 	for p in $ports; do
 		"$AUTHCTL" workload add "w$i" --namespace wave --db "$LC/store.mdb" \
