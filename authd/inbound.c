@@ -107,7 +107,8 @@ in_head_input(struct conn *c)
 	}
 	r = policy_check(c->w->reader, src, &c->wl->id, req.port, proxy_now_ms() / 1000, &dec);
 	if (r != 0) {
-		log_warn("policy check failed: %s", policy_strerror(r));
+		/* Per connection at debug: the main loop logs a store fault once and names it in /readyz. */
+		log_debug("policy check failed: %s", policy_strerror(r));
 		conn_decide(c, "error", "policy-unavailable", 0);
 		answer(c, 503, "policy store unavailable");
 		return;
