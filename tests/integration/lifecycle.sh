@@ -15,8 +15,10 @@
 # every byte intact and fresh connections on the new SVIDs; a rule expiring
 # under an open tunnel; a live rollover to a new root, old-generation peers
 # accepted until the old root leaves the bundle, then refused; an unreadable
-# bundle and a truncated issuer key named in /readyz while tunnels work; a
-# SIGHUP under a live stream; kill -9 of node 2's authd under load, three
+# bundle and a truncated issuer key named in /readyz while tunnels work;
+# renewals failing (an issuer not yet valid): not ready before the SVID
+# expires, the expired SVID never served, recovery by retry; a SIGHUP
+# under a live stream; kill -9 of node 2's authd under load, three
 # times, while another process holds the store: it serves again with fresh
 # SVIDs and the same policy, and the dead process's LMDB reader slots are
 # cleared.
@@ -251,6 +253,22 @@ cp "$T/issuer.key.saved" "$T/ca/issuer.key"
 for n in 1 2; do
 	check "node $n: the key restored makes it ready again" wait_until 10 ready "$n"
 done
+
+# --- renewals that fail -------------------------------------------------------------------
+# An issuer that is not valid for another 12 s: every signing fails. The
+# workloads turn not ready while their SVIDs are still valid, their expired
+# SVIDs are never served, and renewal retries (with backoff) bring them back
+# once the issuer is valid, with no operator action.
+check "the issuer signed again, valid only 12 s from now" "$PY" "$MC" issuer "$T/ca" 12 86400
+check "node 2: api is not ready while its SVID is still valid: renewal failing" \
+	wait_until 10 readyz_says 2 "shop/api: SVID renewal failing"
+check_output "the failure is counted" '^authd_svid_issued_total\{result="failed"\} [1-9]' admin 2 /metrics
+check "node 1 too: cli's renewal failing" wait_until 10 readyz_says 1 "shop/cli: SVID renewal failing"
+check "then api's SVID expires, and /readyz says so" wait_until 10 readyz_says 2 "shop/api: SVID expired"
+check_output "an expired SVID is never served: cli -> api is refused" "^(closed|error)" echo_once "$CLI_UP" expired
+check "once the issuer is valid a retry succeeds: node 2 ready again by itself" wait_until 40 ready 2
+check "and node 1" wait_until 40 ready 1
+check_eq "tunnels work again" "$(echo_once "$CLI_UP" renewed)" ok
 
 # --- SIGHUP under a live stream ----------------------------------------------------------
 check_output "a SIGHUP reload of both authds under a live stream drops nothing" "^ok 40$" in_ns n1p1 "$PY" -c '

@@ -9,6 +9,12 @@ fixtures authctl cannot make, and readers for /metrics and the access log.
       issuer) and OUT_DIR/svid.key. Used for expired and foreign-trust-domain
       leaves: both chain to the real bundle, so only that one defect is judged.
 
+  mesh_client.py issuer CA_DIR FROM_SECONDS TO_SECONDS
+      Sign the CA's issuer again with root.key: same subject, key and
+      extensions, valid from now+FROM_SECONDS to now+TO_SECONDS, replacing
+      CA_DIR/issuer.crt by a rename. An issuer not yet valid makes every
+      signing fail, for the renewal-failure tests.
+
   mesh_client.py connect ADDR CERT KEY CA TARGET MODE [N]
       Mutual TLS to ADDR (IP:PORT) presenting CERT/KEY (CERT may hold the
       chain), trusting CA for the chain only (SVIDs carry no DNS/IP name).
@@ -107,6 +113,35 @@ def make_leaf(ca_dir, spiffe_id, from_days, to_days, out_dir):
     with os.fdopen(fd, "wb") as f:
         f.write(key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
                                   serialization.NoEncryption()))
+
+
+def resign_issuer(ca_dir, from_s, to_s):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    with open(os.path.join(ca_dir, "issuer.crt"), "rb") as f:
+        old = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(ca_dir, "root.crt"), "rb") as f:
+        root = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(ca_dir, "root.key"), "rb") as f:
+        root_key = serialization.load_pem_private_key(f.read(), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(root.subject)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(seconds=float(from_s)))
+        .not_valid_after(now + datetime.timedelta(seconds=float(to_s)))
+    )
+    for ext in old.extensions:
+        b = b.add_extension(ext.value, critical=ext.critical)
+    cert = b.sign(root_key, hashes.SHA256())
+    tmp = os.path.join(ca_dir, "issuer.crt.tmp")
+    with open(tmp, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, os.path.join(ca_dir, "issuer.crt"))
 
 
 def read_response(s):
@@ -286,6 +321,8 @@ def pairs(args):
 def main(argv):
     if len(argv) == 7 and argv[1] == "leaf":
         make_leaf(*argv[2:])
+    elif len(argv) == 5 and argv[1] == "issuer":
+        resign_issuer(argv[2], argv[3], argv[4])
     elif len(argv) in (8, 9) and argv[1] == "connect":
         n = int(argv[8]) if len(argv) == 9 else 0
         mesh_connect(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], n)
