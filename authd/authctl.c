@@ -97,6 +97,9 @@ ctl_store_open(const char *path, unsigned flags, struct policy_store **s)
 	if ((err = env_bytes("AUTHD_POLICY_MAP_SIZE", 0, &map)) != 0 ||
 	    (err = env_bytes("AUTHD_POLICY_MAP_MAX", POLICY_MAP_MAX, &max)) != 0)
 		return err;
+	/* The quota holds from the start: the default map (1 GiB) may be over it. */
+	if ((map != 0 ? map : POLICY_MAP_DEFAULT) > max)
+		map = max;
 	if ((err = policy_store_open(path, flags, map, s)) == 0)
 		policy_store_set_map_max(*s, max);
 	return err;

@@ -42,8 +42,8 @@ enum policy_err {
 	POLICY_E_SIGNATURE = -1112,	/* bundle signature does not verify */
 	POLICY_E_KEY = -1113,		/* malformed signing/verify key */
 	POLICY_E_EXPIRED = -1114,	/* expiry time already past */
-	POLICY_E_COMMENT = -1115,
-	POLICY_E_MAP_OUTGROWN = -1116,	/* the store grew past this process's fixed map */	/* comment too long or not printable */
+	POLICY_E_COMMENT = -1115,	/* comment too long or not printable */
+	POLICY_E_MAP_OUTGROWN = -1116,	/* the store grew past this process's fixed map */
 };
 
 const char *policy_strerror(int err);

@@ -155,7 +155,7 @@ check_output "and is consistent" "consistent: 3001 rules" $P verify-db --db "$T/
 $P allow --db "$T/quota.mdb" --from spiffe://example.org/ns/a/sa/x --to $B --port 443 >/dev/null
 $P export --db "$T/quota.mdb" >"$T/quota.before"
 check_output "an apply past AUTHD_POLICY_MAP_MAX fails: size limit" "reached its size limit" \
-	env AUTHD_POLICY_MAP_SIZE=65536 AUTHD_POLICY_MAP_MAX=262144 $AUTHCTL policy apply --db "$T/quota.mdb" -f "$T/big.yaml"
+	env AUTHD_POLICY_MAP_MAX=262144 $AUTHCTL policy apply --db "$T/quota.mdb" -f "$T/big.yaml"
 $P export --db "$T/quota.mdb" >"$T/quota.after"
 check "and the store is as it was" cmp -s "$T/quota.before" "$T/quota.after"
 check_output "a malformed AUTHD_POLICY_MAP_MAX is named" 'AUTHD_POLICY_MAP_MAX=1e9: expected a byte count' \
