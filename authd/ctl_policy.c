@@ -84,7 +84,9 @@ static const char pol_usage[] =
     "selectors: spiffe://TD/ns/NS/sa/SA (exact), spiffe://TD/ns/NS/* (namespace),\n"
     "           spiffe://TD/* (trust domain), * (any authenticated peer; --from only)\n"
     "common options:\n"
-    "  --store PATH  the node's store (also --db) (default $AUTHD_POLICY_DB or " POLICY_DB_DEFAULT ")\n";
+    "  --store PATH  the node's store (also --db) (default $AUTHD_POLICY_DB or " POLICY_DB_DEFAULT ")\n"
+    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n"
+    "  (the most the store grows to, bytes; default 64 GiB)\n";
 
 static int
 fail_policy(const char *what, int err)

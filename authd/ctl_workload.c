@@ -70,7 +70,9 @@ static const char wl_usage[] =
     "              id: the SPIFFE ID the peer must prove (default: any in the trust domain)\n"
     "  names are DNS labels (a-z, 0-9, '-'); the service account defaults to NAME\n"
     "common options:\n"
-    "  --store PATH  the node's store (default $AUTHD_POLICY_DB or " CTL_POLICY_DB_DEFAULT ")\n";
+    "  --store PATH  the node's store (default $AUTHD_POLICY_DB or " CTL_POLICY_DB_DEFAULT ")\n"
+    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n"
+    "  (the most the store grows to, bytes; default 64 GiB)\n";
 
 static int
 fail_reg(const char *what, int err)
