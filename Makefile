@@ -39,6 +39,8 @@ endif
 PKGS := libsodium lmdb libuv yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -llmdb -luv -lyaml)
+CTL_PKGS  := libsodium lmdb yaml-0.1
+CTL_PKG_LIBS = $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null || echo -lsodium -llmdb -lyaml)
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wformat-security -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings \
@@ -58,16 +60,24 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(HARDEN) $(OPT) $(MBEDTLS_CFLAG
 	$(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(LDHARDEN) $(OPT) $(LDFLAGS)
 LIBS = $(MBEDTLS_LIBS) $(PKG_LIBS) -lpthread
+CTL_LINK_LIBS = $(MBEDTLS_LIBS) $(CTL_PKG_LIBS) -lpthread
 
-# Library code: everything but the programs' entry points and the CLI's
-# command files (authd/ctl_*.c), which only authctl links.
-PROG_MAINS := authd/authctl.c authd/main.c
-CTL_SRCS   := $(wildcard authd/ctl_*.c)
-LIB_SRCS   := $(wildcard certs/*.c policy/*.c) \
-	$(filter-out $(PROG_MAINS) $(CTL_SRCS),$(wildcard authd/*.c))
-LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-CTL_OBJS   := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB        := $(BUILD)/libauthd.a
+# Folders are layers (docs/architecture.md): each library folder is one
+# archive, linked from the top layer down, so a call that points up a layer
+# fails the link; `make check-layers` checks every include against the table.
+LAYERS      := common certs wire policy
+layer_srcs   = $(wildcard $(1)/*.c)
+layer_lib    = $(BUILD)/lib/lib$(1).a
+# The daemon's archive: all of authd/ but its entry point.
+DAEMON_SRCS := $(filter-out authd/main.c,$(wildcard authd/*.c))
+CTL_SRCS    := $(wildcard authctl/*.c)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SRCS    := $(foreach l,$(LAYERS),$(call layer_srcs,$(l))) $(DAEMON_SRCS)
+# Link order: a layer before the layers it uses.
+DAEMON_LIBS := $(BUILD)/lib/libauthd.a $(call layer_lib,policy) $(call layer_lib,wire) \
+	$(call layer_lib,certs) $(call layer_lib,common)
+# authctl links no daemon code, no wire code and no libuv.
+CTL_LIBS    := $(call layer_lib,policy) $(call layer_lib,wire) $(call layer_lib,certs) $(call layer_lib,common)
 
 PROGS := $(BUILD)/authctl $(if $(wildcard authd/main.c),$(BUILD)/authd)
 
@@ -98,36 +108,41 @@ $(BUILD)/obj/%.o: %.c $(MBEDTLS_STAMP)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
-	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+define layer_rule
+$(call layer_lib,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(2))
+	@mkdir -p $$(dir $$@)
+	$$(call say,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l),$(call layer_srcs,$(l)))))
+$(eval $(call layer_rule,authd,$(DAEMON_SRCS)))
 
-$(BUILD)/authctl: $(BUILD)/obj/authd/authctl.o $(CTL_OBJS) $(LIB)
+$(BUILD)/authctl: $(CTL_OBJS) $(CTL_LIBS)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $< $(CTL_OBJS) $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $(CTL_OBJS) $(CTL_LIBS) $(CTL_LINK_LIBS) -o $@
 
-$(BUILD)/authd: $(BUILD)/obj/authd/main.o $(LIB)
+$(BUILD)/authd: $(BUILD)/obj/authd/main.o $(DAEMON_LIBS)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(DAEMON_LIBS) $(LIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(DAEMON_LIBS)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(DAEMON_LIBS) $(LIBS) -o $@
 
-$(BUILD)/tools/%: $(BUILD)/obj/tests/lib/%.o $(LIB)
+$(BUILD)/tools/%: $(BUILD)/obj/tests/lib/%.o $(DAEMON_LIBS)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(DAEMON_LIBS) $(LIBS) -o $@
 
 # The data-plane load generator is the one program that links OpenSSL: it
 # stands in for many clients and must stay cheaper than the server under test.
 $(BUILD)/tools/load_bench: private LIBS += -lssl -lcrypto
 
-$(BUILD)/tools/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/tools/%: $(BUILD)/obj/bench/%.o $(DAEMON_LIBS)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $< $(DAEMON_LIBS) $(LIBS) -o $@
 
 unit: $(UNIT_BINS)
 
@@ -172,7 +187,7 @@ check:
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/tools \
-		$(BUILD)/scan $(PROGS) $(LIB)
+		$(BUILD)/scan $(BUILD)/lib $(PROGS)
 
 distclean:
 	rm -rf $(BUILD)

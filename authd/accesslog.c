@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "authd/accesslog.h"
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 
 static _Atomic int log_fd = -1;
 static _Atomic uint64_t lost;		/* lines lost to failed writes */

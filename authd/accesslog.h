@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 struct strbuf;
 

@@ -22,9 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "authd/addr.h"
-#include "authd/http.h"
-#include "authd/strbuf.h"
+#include "common/addr.h"
+#include "wire/http.h"
+#include "common/strbuf.h"
 
 #define ADMIN_BACKLOG 128
 /* A response head: status line and five fields. */

@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 struct addr;
 struct admin;

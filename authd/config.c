@@ -23,8 +23,8 @@
 
 #include "authd/config.h"
 #include "certs/ca.h"
-#include "authd/connect.h"
-#include "authd/duration.h"
+#include "wire/connect.h"
+#include "common/duration.h"
 #include "certs/error.h"
 
 #define KEY_BUF 96			/* "workloads[255].upstreams[15].expect_id" */

@@ -43,9 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/addr.h"
-#include "authd/util.h"
-#include "authd/workload.h"
+#include "common/addr.h"
+#include "common/util.h"
+#include "policy/workload.h"
 #include "certs/spiffe.h"
 
 /* A config file is at most this large. */

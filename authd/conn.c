@@ -22,7 +22,7 @@
 #include "authd/accesslog.h"
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
+#include "wire/tls.h"
 
 /* How long a connection that was answered with an error waits for the peer's EOF. */
 #define CONN_LINGER_MS 2000

@@ -14,7 +14,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
+#include "wire/tls.h"
 #include "policy/policy.h"
 
 static void in_handshake_done(struct conn *c);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "authd/config.h"
-#include "authd/util.h"
+#include "common/util.h"
 
 void log_set_level(enum config_log_level level);
 bool log_enabled(enum config_log_level level);

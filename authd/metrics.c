@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 
 /* Longest counter label value kept as is. */
 #define METRICS_LABEL_MAX 64

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 #define METRICS_SERIES_MAX 256
 

@@ -19,7 +19,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
+#include "wire/tls.h"
 
 static void out_handshake_done(struct conn *c);
 static void out_head_input(struct conn *c);

@@ -26,11 +26,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 #include "authd/config.h"
-#include "authd/connect.h"
+#include "wire/connect.h"
 #include "authd/metrics.h"
-#include "authd/workload.h"
+#include "policy/workload.h"
 #include "certs/spiffe.h"
 
 struct admin;

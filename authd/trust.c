@@ -16,7 +16,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
+#include "wire/tls.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/info.h"

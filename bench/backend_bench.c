@@ -33,7 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 #include "bench/bench.h"
 #include "bench/net.h"
 

@@ -72,7 +72,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 #include "bench/bench.h"
 #include "bench/hist.h"
 #include "bench/net.h"

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 
 /*
  * Parse an unsigned decimal in [min, max]: digits only (no sign, no

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 #include "certs/spiffe.h"
 
 #define CERTS_CA_ROOT_CRT "root.crt"

@@ -10,7 +10,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 #include "certs/spiffe.h"
 
 /* Seconds since the epoch for an mbedTLS X.509 time (UTC). */

@@ -5,7 +5,7 @@
 #ifndef AUTHD_CERTS_CRYPTO_H
 #define AUTHD_CERTS_CRYPTO_H
 
-#include "authd/util.h"
+#include "common/util.h"
 
 /* Initialise libsodium and PSA Crypto. Returns 0 or CERTS_E_CRYPTO. */
 int certs_crypto_init(void) AD_MUST_CHECK;

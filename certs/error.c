@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 static const struct {
 	int code;

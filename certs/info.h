@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 #include "certs/spiffe.h"
 
 struct certs_info {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 #define CERTS_SEAL_KEY_LEN 32
 

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 #define SPIFFE_ID_MAX 2048
 #define SPIFFE_TD_MAX 255

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/buf.h"
+#include "common/buf.h"
 #include "policy/policy_int.h"
 
 struct policy_reader {

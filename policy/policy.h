@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 #include "certs/spiffe.h"
 
 enum policy_err {

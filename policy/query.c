@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/buf.h"
+#include "common/buf.h"
 #include "policy/policy_int.h"
 
 /* Call visit for each entry of dbi in key order, in one read transaction. */

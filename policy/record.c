@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "authd/buf.h"
+#include "common/buf.h"
 #include "policy/policy_int.h"
 
 #define RECORD_V1 1

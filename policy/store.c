@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "authd/buf.h"
+#include "common/buf.h"
 #include "policy/policy_int.h"
 
 #define K_SCHEMA "schema"

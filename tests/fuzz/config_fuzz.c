@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "authd/config.h"
-#include "authd/connect.h"
+#include "wire/connect.h"
 #include "tests/fuzz/fuzz.h"
 
 static void

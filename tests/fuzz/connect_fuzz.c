@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/connect.h"
+#include "wire/connect.h"
 #include "tests/fuzz/fuzz.h"
 
 /* Appended after the input: a second head and a TLS record's start. */

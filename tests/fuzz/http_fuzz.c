@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/http.h"
-#include "authd/strbuf.h"
+#include "wire/http.h"
+#include "common/strbuf.h"
 #include "tests/fuzz/fuzz.h"
 
 /* Appended after the input: a second head and stray bytes. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/workload.h"
+#include "policy/workload.h"
 #include "policy/policy.h"
 #include "tests/fuzz/fuzz.h"
 

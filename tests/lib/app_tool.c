@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 #define MAX_CLIENTS 256
 #define CLIENT_BUF 65536

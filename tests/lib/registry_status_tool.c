@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "authd/workload.h"
+#include "policy/workload.h"
 #include "policy/policy.h"
 
 int

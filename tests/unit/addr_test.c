@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 #include "test.h"
 
 /* Parse s, format it back and compare with want (NULL: the same text). */

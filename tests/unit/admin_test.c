@@ -26,10 +26,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 #include "authd/admin.h"
 #include "authd/metrics.h"
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 #include "tests/unit/test.h"
 
 #define NOW 1000000

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "authd/config.h"
-#include "authd/connect.h"
+#include "wire/connect.h"
 #include "tests/unit/test.h"
 
 #define ERR_SIZE 512

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/connect.h"
+#include "wire/connect.h"
 #include "tests/unit/test.h"
 
 #define CURL_HEAD							\

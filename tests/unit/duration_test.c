@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "authd/duration.h"
+#include "common/duration.h"
 #include "tests/unit/test.h"
 
 struct parse_case {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/http.h"
-#include "authd/strbuf.h"
+#include "wire/http.h"
+#include "common/strbuf.h"
 #include "tests/unit/test.h"
 
 #define CURL_HEAD							\

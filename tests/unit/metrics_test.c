@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "authd/metrics.h"
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 #include "tests/unit/test.h"
 
 #define RENDER_MAX (4u * 1024 * 1024)

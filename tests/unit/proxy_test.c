@@ -18,7 +18,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
+#include "wire/tls.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/crypto.h"

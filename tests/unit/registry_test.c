@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "authd/workload.h"
+#include "policy/workload.h"
 #include "policy/policy.h"
 #include "test.h"
 

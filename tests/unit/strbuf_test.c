@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 #include "tests/unit/test.h"
 
 /* The JSON string s[0..n) renders to, or NULL when the buffer failed. */

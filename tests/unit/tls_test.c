@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "authd/tls.h"
+#include "wire/tls.h"
 /* Included to cap a config at TLS 1.2 (no public knob: 1.3 is the policy). */
-#include "authd/tls.c"
+#include "wire/tls.c"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/crypto.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/workload.h"
+#include "policy/workload.h"
 #include "certs/error.h"
 #include "policy/policy.h"
 #include "test.h"

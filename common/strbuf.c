@@ -3,7 +3,7 @@
  * max + 1 (room for the NUL), so rendering a page costs O(log n)
  * reallocations and never more memory than the cap allows.
  */
-#include "authd/strbuf.h"
+#include "common/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

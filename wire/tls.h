@@ -21,14 +21,14 @@
  * session belongs to one thread. Configure a config before sharing it.
  * Error codes are TLS_E_* below, or CERTS_E_* from tls_config_new.
  */
-#ifndef AUTHD_AUTHD_TLS_H
-#define AUTHD_AUTHD_TLS_H
+#ifndef AUTHD_WIRE_TLS_H
+#define AUTHD_WIRE_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 struct certs_bundle;
 struct certs_svid;

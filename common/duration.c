@@ -1,7 +1,7 @@
 /*
  * duration.c: parsing and printing "1h30m"-style durations.
  */
-#include "authd/duration.h"
+#include "common/duration.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -11,14 +11,14 @@
  * returns the same error. Nothing here allocates, reads past len or assumes
  * NUL termination. The time limit for a head is the caller's job.
  */
-#ifndef AUTHD_AUTHD_CONNECT_H
-#define AUTHD_AUTHD_CONNECT_H
+#ifndef AUTHD_WIRE_CONNECT_H
+#define AUTHD_WIRE_CONNECT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 /* A head, final CRLF included, is at most this many bytes. */
 #define CONNECT_HEAD_MAX 8192

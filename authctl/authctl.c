@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authd/ctl.h"
-#include "authd/duration.h"
+#include "authctl/ctl.h"
+#include "common/duration.h"
 #include "certs/crypto.h"
 #include "certs/info.h"
 #include "policy/policy.h"

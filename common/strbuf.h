@@ -4,14 +4,14 @@
  * and leave the buffer marked failed (like struct buf), so a renderer can
  * append everything and check once.
  */
-#ifndef AUTHD_AUTHD_STRBUF_H
-#define AUTHD_AUTHD_STRBUF_H
+#ifndef AUTHD_COMMON_STRBUF_H
+#define AUTHD_COMMON_STRBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 struct strbuf {
 	char *p;	/* NUL-terminated while !failed; NULL before the first append */

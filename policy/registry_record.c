@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "authd/buf.h"
-#include "authd/workload.h"
+#include "common/buf.h"
+#include "policy/workload.h"
 #include "policy/policy.h"
 
 #define RECORD_V1 1

@@ -2,12 +2,12 @@
  * Durations on the command line and in config files, in the form operators
  * know from Go and Kubernetes: "90s", "15m", "1h", "1h30m", "7d".
  */
-#ifndef AUTHD_AUTHD_DURATION_H
-#define AUTHD_AUTHD_DURATION_H
+#ifndef AUTHD_COMMON_DURATION_H
+#define AUTHD_COMMON_DURATION_H
 
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 /* Longest duration accepted: 100 years. */
 #define DURATION_MAX ((uint64_t)100 * 365 * 24 * 3600)

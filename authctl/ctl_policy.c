@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "authd/ctl.h"
-#include "authd/duration.h"
+#include "authctl/ctl.h"
+#include "common/duration.h"
 #include "certs/error.h"
 #include "certs/info.h"
 #include "policy/policy.h"

@@ -18,15 +18,15 @@
  *
  * Errors: 0, -EINVAL (with a reason in *why), or POLICY_E_* from the store.
  */
-#ifndef AUTHD_AUTHD_WORKLOAD_H
-#define AUTHD_AUTHD_WORKLOAD_H
+#ifndef AUTHD_POLICY_WORKLOAD_H
+#define AUTHD_POLICY_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/addr.h"
-#include "authd/util.h"
+#include "common/addr.h"
+#include "common/util.h"
 #include "certs/spiffe.h"
 
 /* Names are DNS labels (RFC 1123): [a-z0-9-], 1..63, no leading/trailing '-'. */

@@ -1,9 +1,9 @@
 /*
  * HTTP/1.1 head framing and character classes (see http1.h).
  */
-#include "authd/http1.h"
+#include "wire/http1.h"
 
-#include "authd/buf.h"
+#include "common/buf.h"
 
 int
 http1_scan_head(const uint8_t *p, size_t len, size_t max, http1_line_fn fn, void *ctx,

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "authd/addr.h"
-#include "authd/ctl.h"
-#include "authd/duration.h"
-#include "authd/workload.h"
+#include "common/addr.h"
+#include "authctl/ctl.h"
+#include "common/duration.h"
+#include "policy/workload.h"
 #include "certs/info.h"
 #include "policy/policy.h"
 

@@ -5,15 +5,15 @@
  * address that changes under DNS is an identity question authd does not
  * answer silently.
  */
-#ifndef AUTHD_AUTHD_ADDR_H
-#define AUTHD_AUTHD_ADDR_H
+#ifndef AUTHD_COMMON_ADDR_H
+#define AUTHD_COMMON_ADDR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 /* Longest address text, NUL excluded ("unix:" plus a sun_path). */
 #define ADDR_TEXT_MAX 112

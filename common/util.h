@@ -2,8 +2,8 @@
  * Small helpers shared by the daemon, the CLI and the libraries.
  * Libraries (certs/, policy/) may include this header; it carries no state.
  */
-#ifndef AUTHD_AUTHD_UTIL_H
-#define AUTHD_AUTHD_UTIL_H
+#ifndef AUTHD_COMMON_UTIL_H
+#define AUTHD_COMMON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

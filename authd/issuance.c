@@ -14,8 +14,8 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
-#include "authd/tls.h"
-#include "authd/workload.h"
+#include "wire/tls.h"
+#include "policy/workload.h"
 #include "certs/ca.h"
 #include "certs/error.h"
 #include "certs/schedule.h"

@@ -2,7 +2,7 @@
  * buf.c: the bounded cursor. Every access checks the remaining length
  * first; nothing here can read or write outside [p, p + len).
  */
-#include "authd/buf.h"
+#include "common/buf.h"
 
 #include <string.h>
 

@@ -2,13 +2,13 @@
  * Shared pieces of the authctl command line: exit codes, error printing,
  * and the entry points of each command group (ctl_ca.c, ctl_policy.c, ...).
  */
-#ifndef AUTHD_AUTHD_CTL_H
-#define AUTHD_AUTHD_CTL_H
+#ifndef AUTHD_AUTHCTL_CTL_H
+#define AUTHD_AUTHCTL_CTL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 /* authctl's exit codes (docs/cli.md). */
 enum {

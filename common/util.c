@@ -1,7 +1,7 @@
 /*
  * util.c: memory wiping and whole-file I/O shared by every part of authd.
  */
-#include "authd/util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,15 +9,15 @@
  * being judged, so a prefix of a head fails exactly as the whole head
  * would, or asks for more bytes.
  */
-#include "authd/connect.h"
+#include "wire/connect.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
-#include "authd/buf.h"
-#include "authd/http1.h"
+#include "common/buf.h"
+#include "wire/http1.h"
 
 /* The longest target: a 255-byte name, ':' and five digits. */
 #define TARGET_MAX (255 + 1 + 5)

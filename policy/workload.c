@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "authd/connect.h"
-#include "authd/workload.h"
+#include "wire/connect.h"
+#include "policy/workload.h"
 
 /* A NUL-terminated string in a fixed field: its length, or size when unterminated. */
 #define FIELD_LEN(f) strnlen((f), sizeof(f))

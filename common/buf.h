@@ -5,8 +5,8 @@
  * failure the cursor stays failed, so a codec can do all its steps and check
  * once (buf_ok) at the end.
  */
-#ifndef AUTHD_AUTHD_BUF_H
-#define AUTHD_AUTHD_BUF_H
+#ifndef AUTHD_COMMON_BUF_H
+#define AUTHD_COMMON_BUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authd/ctl.h"
-#include "authd/duration.h"
-#include "authd/workload.h"
+#include "authctl/ctl.h"
+#include "common/duration.h"
+#include "policy/workload.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
 #include "certs/error.h"

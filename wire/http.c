@@ -11,16 +11,16 @@
  * character classes are repeated here rather than shared, to keep the two
  * wire formats free to differ.
  */
-#include "authd/http.h"
+#include "wire/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
-#include "authd/buf.h"
-#include "authd/http1.h"
-#include "authd/strbuf.h"
+#include "common/buf.h"
+#include "wire/http1.h"
+#include "common/strbuf.h"
 
 static const char version_prefix[] = "HTTP/1.";
 #define VERSION_LEN (sizeof(version_prefix) - 1 + 1)

@@ -4,8 +4,8 @@
  * the admin endpoint's requests (http.c). RFC 9112 framing: CRLF lines,
  * a bare CR or LF is an error, an empty line ends the head.
  */
-#ifndef AUTHD_AUTHD_HTTP1_H
-#define AUTHD_AUTHD_HTTP1_H
+#ifndef AUTHD_WIRE_HTTP1_H
+#define AUTHD_WIRE_HTTP1_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -17,7 +17,7 @@
  * under a per-config key; the client keeps the server's identity next to its
  * copy of the session in struct tls_ticket.
  */
-#include "authd/tls.h"
+#include "wire/tls.h"
 
 #include <stdlib.h>
 #include <string.h>

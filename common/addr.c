@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "authd/addr.h"
+#include "common/addr.h"
 
 static int
 parse_port(const char *s, bool allow_port0, uint16_t *port)

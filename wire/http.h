@@ -10,14 +10,14 @@
  * the same prefix returns the same error. Nothing here reads past len or
  * assumes NUL termination. The time limit is the caller's job.
  */
-#ifndef AUTHD_AUTHD_HTTP_H
-#define AUTHD_AUTHD_HTTP_H
+#ifndef AUTHD_WIRE_HTTP_H
+#define AUTHD_WIRE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/util.h"
+#include "common/util.h"
 
 struct strbuf;
 

@@ -13,8 +13,8 @@
 
 #include <lmdb.h>
 
-#include "authd/buf.h"
-#include "authd/workload.h"
+#include "common/buf.h"
+#include "policy/workload.h"
 #include "policy/policy.h"
 
 #define DB_WORKLOADS "workloads"
