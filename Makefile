@@ -77,7 +77,7 @@ LIB_SRCS    := $(foreach l,$(LAYERS),$(call layer_srcs,$(l))) $(DAEMON_SRCS)
 DAEMON_LIBS := $(BUILD)/lib/libauthd.a $(call layer_lib,policy) $(call layer_lib,wire) \
 	$(call layer_lib,certs) $(call layer_lib,common)
 # authctl links no daemon code, no wire code and no libuv.
-CTL_LIBS    := $(call layer_lib,policy) $(call layer_lib,wire) $(call layer_lib,certs) $(call layer_lib,common)
+CTL_LIBS    := $(call layer_lib,policy) $(call layer_lib,certs) $(call layer_lib,common)
 
 PROGS := $(BUILD)/authctl $(if $(wildcard authd/main.c),$(BUILD)/authd)
 

@@ -113,9 +113,9 @@ ctl_who(char *buf, size_t size)
 	const char *name = pw != NULL ? pw->pw_name : "?";
 
 	if (sudo != NULL && *sudo != '\0' && getuid() == 0)
-		snprintf(buf, size, "%s via sudo (uid %u)", sudo, (unsigned)getuid());
+		util_format(buf, size, "%s via sudo (uid %u)", sudo, (unsigned)getuid());
 	else
-		snprintf(buf, size, "%s (uid %u)", name, (unsigned)getuid());
+		util_format(buf, size, "%s (uid %u)", name, (unsigned)getuid());
 }
 
 static void
@@ -161,9 +161,9 @@ ctl_expiry_text(int64_t t, int64_t now, char *buf, size_t size)
 	certs_time_format(t, when, sizeof(when));
 	duration_format(left, d, sizeof(d));
 	if (t > now)
-		snprintf(buf, size, "%s (in %s)", when, d);
+		util_format(buf, size, "%s (in %s)", when, d);
 	else if (t == now)
-		snprintf(buf, size, "%s (expires now)", when);
+		util_format(buf, size, "%s (expires now)", when);
 	else
-		snprintf(buf, size, "%s (expired %s ago)", when, d);
+		util_format(buf, size, "%s (expired %s ago)", when, d);
 }

@@ -14,6 +14,7 @@
 
 #include "authctl/ctl.h"
 #include "common/duration.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"

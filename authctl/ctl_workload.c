@@ -16,6 +16,7 @@
 #include "common/addr.h"
 #include "authctl/ctl.h"
 #include "common/duration.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "certs/info.h"
 #include "policy/policy.h"
@@ -523,7 +524,7 @@ list_cb(const struct workload *w, const struct workload_svid_status *st, void *a
 	if (ls->n == 0)
 		printf("%-32s %-20s %-22s %-16s %-9s %-32s %s\n", "NAMESPACE/NAME", "SA", "LISTEN",
 		    "APPS", "UPSTREAMS", "SVID SERIAL", "EXPIRES");
-	snprintf(id, sizeof(id), "%s/%s", w->ns, w->name);
+	util_format(id, sizeof(id), "%s/%s", w->ns, w->name);
 	/* Ports are what peers name in CONNECT; the full addresses are in show. */
 	for (size_t i = 0; i < w->n_apps; i++) {
 		const char *c = strrchr(w->apps[i], ':');

@@ -113,7 +113,7 @@ static int
 cp_nomem(struct cp *p)
 {
 	if (!p->failed && p->err != NULL && p->errlen > 0)
-		(void)snprintf(p->err, p->errlen, "out of memory");
+		util_format(p->err, p->errlen, "out of memory");
 	p->failed = true;
 	return -ENOMEM;
 }

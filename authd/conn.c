@@ -17,26 +17,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "authd/accesslog.h"
 #include "authd/log.h"
 #include "authd/proxy.h"
+#include "common/clock.h"
 #include "wire/tls.h"
 
 /* How long a connection that was answered with an error waits for the peer's EOF. */
 #define CONN_LINGER_MS 2000
 
 static void pump_splice(struct conn *c);
-
-int64_t
-proxy_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct conn *
 conn_new(struct worker *w, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
@@ -50,7 +41,7 @@ conn_new(struct worker *w, struct served *wl, enum metrics_dir dir, const struct
 	c->wl = wl;
 	c->ops = ops;
 	c->dir = dir;
-	c->start_ms = proxy_now_ms();
+	c->start_ms = clock_now_ms();
 	c->last_io = uv_now(w->loop);
 	c->idle_ms = w->limits.idle_timeout_ms;
 	c->reason = "ok";
@@ -104,7 +95,7 @@ conn_free(struct conn *c)
 	e.end = c->end != NULL ? c->end : c->reason;
 	e.bytes_in = c->bytes_in;
 	e.bytes_out = c->bytes_out;
-	e.duration_ms = (uint64_t)(proxy_now_ms() - c->start_ms);
+	e.duration_ms = (uint64_t)(clock_now_ms() - c->start_ms);
 	e.trace_id = c->trace_id[0] != '\0' ? c->trace_id : NULL;
 	e.resumed = c->tls != NULL && tls_resumed(c->tls);
 	accesslog_write(&e);
@@ -191,7 +182,7 @@ void
 conn_recheck_all(struct worker *w, bool due_only)
 {
 	struct conn *c, *next;
-	int64_t now = proxy_now_ms() / 1000;
+	int64_t now = clock_now_ms() / 1000;
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
@@ -575,8 +566,8 @@ conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
 			if (addr_format(&a, c->peer_addr, sizeof(c->peer_addr)) != 0)
 				c->peer_addr[0] = '\0';
 		}
-	} else if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", "unix") != 0) {
-		c->peer_addr[0] = '\0';
+	} else {
+		util_format(c->peer_addr, sizeof(c->peer_addr), "%s", "unix");
 	}
 	return 0;
 }

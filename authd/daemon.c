@@ -21,6 +21,7 @@
 #include "authd/admin.h"
 #include "authd/log.h"
 #include "authd/proxy.h"
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "wire/tls.h"
 #include "certs/bundle.h"
@@ -29,6 +30,7 @@
 #include "certs/seal.h"
 #include "certs/svid.h"
 #include "policy/policy.h"
+#include "policy/registry.h"
 
 /* Revision checks also run on this tick, in case a file event was missed. */
 #define DAEMON_TICK_MS 1000
@@ -74,7 +76,7 @@ served_ident(struct served *wl)
 	id = wl->ident != NULL ? ident_ref(wl->ident) : NULL;
 	uv_mutex_unlock(&wl->d->lock);
 	/* Never serve with an expired certificate: refuse until a renewal lands. */
-	if (id != NULL && certs_svid_not_after(id->svid) <= proxy_now_ms() / 1000) {
+	if (id != NULL && certs_svid_not_after(id->svid) <= clock_now_ms() / 1000) {
 		ident_unref(id);
 		return NULL;
 	}
@@ -485,7 +487,7 @@ store_read_result(struct daemon *d, int err)
 		d->store_read_error[0] = '\0';
 		return;
 	}
-	(void)!util_snprintf(why, sizeof(why), "cannot read %s: %s", d->cfg.store,
+	util_format(why, sizeof(why), "cannot read %s: %s", d->cfg.store,
 	    policy_strerror(err));
 	if (strcmp(why, d->store_read_error) != 0)
 		log_warn("store: %s; new connections are refused until it reads again", why);
@@ -705,7 +707,7 @@ static void
 admin_metrics(void *arg, struct strbuf *out)
 {
 	struct daemon *d = arg;
-	int64_t now = proxy_now_ms() / 1000;
+	int64_t now = clock_now_ms() / 1000;
 	uint64_t used = 0, map = 0;
 	struct metrics *all;
 
@@ -727,7 +729,7 @@ static int
 admin_readyz(void *arg, struct strbuf *out)
 {
 	struct daemon *d = arg;
-	bool ready = readiness(d, proxy_now_ms() / 1000, out);
+	bool ready = readiness(d, clock_now_ms() / 1000, out);
 
 	if (ready)
 		strbuf_puts(out, "ready\n");
@@ -746,7 +748,7 @@ admin_workloads(void *arg, struct strbuf *out)
 {
 	struct daemon *d = arg;
 	struct served *wl;
-	int64_t now = proxy_now_ms() / 1000;
+	int64_t now = clock_now_ms() / 1000;
 	size_t i;
 
 	strbuf_puts(out, "[");

@@ -14,6 +14,7 @@
 #include "authd/proxy.h"
 #include "certs/ca.h"
 #include "certs/error.h"
+#include "common/clock.h"
 #include "policy/policy.h"
 
 #define DEV_TD "dev.authd.test"
@@ -48,7 +49,7 @@ dev_policy_seed(const char *store_path)
 {
 	struct policy_store *s = NULL;
 	struct policy_set set;
-	struct policy_actor actor = { "authd --dev", proxy_now_ms() / 1000 };
+	struct policy_actor actor = { "authd --dev", clock_now_ms() / 1000 };
 	char err[256];
 	uint64_t rev = 0;
 	size_t changes;
@@ -93,7 +94,7 @@ dev_prepare(const char *state_dir, struct config *cfg)
 		log_warn("dev: %s", err);
 		return r;
 	}
-	p.now = proxy_now_ms() / 1000;
+	p.now = clock_now_ms() / 1000;
 	r = certs_ca_init(cfg->ca_dir, DEV_TD, &p);
 	if (r != 0 && r != CERTS_E_EXISTS) {
 		log_warn("dev: CA in %s: %s", cfg->ca_dir, certs_strerror(r));

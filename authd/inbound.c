@@ -14,6 +14,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
+#include "common/clock.h"
 #include "wire/tls.h"
 #include "policy/policy.h"
 
@@ -86,8 +87,7 @@ in_head_input(struct conn *c)
 	if (r != 0) {
 		conn_count(c, METRICS_BAD_REQUESTS, connect_reason(r), NULL);
 		conn_decide(c, "error", connect_reason(r), 0);
-		if (util_snprintf(why, sizeof(why), "bad request: %s", connect_strerror(r)) != 0)
-			why[0] = '\0';
+		util_format(why, sizeof(why), "bad request: %s", connect_strerror(r));
 		answer(c, 400, why);
 		return;
 	}
@@ -99,13 +99,11 @@ in_head_input(struct conn *c)
 
 	if ((app = app_for_port(c->wl, req.port)) == NULL) {
 		conn_decide(c, "deny", "port-not-served", 0);
-		if (util_snprintf(why, sizeof(why), "port %u is not served by %s", req.port,
-		    c->wl->id.str) != 0)
-			why[0] = '\0';
+		util_format(why, sizeof(why), "port %u is not served by %s", req.port, c->wl->id.str);
 		answer(c, 403, why);
 		return;
 	}
-	r = policy_check(c->w->reader, src, &c->wl->id, req.port, proxy_now_ms() / 1000, &dec);
+	r = policy_check(c->w->reader, src, &c->wl->id, req.port, clock_now_ms() / 1000, &dec);
 	if (r != 0) {
 		/* Per connection at debug: the main loop logs a store fault once and names it in /readyz. */
 		log_debug("policy check failed: %s", policy_strerror(r));
@@ -116,16 +114,14 @@ in_head_input(struct conn *c)
 	if (dec.verdict == POLICY_DENY) {
 		conn_decide(c, "deny", policy_reason_name(dec.reason), dec.rule_id);
 		if (dec.reason == POLICY_R_PORT)
-			r = util_snprintf(why, sizeof(why), "rules allow %s -> %s on other ports, not :%u",
+			util_format(why, sizeof(why), "rules allow %s -> %s on other ports, not :%u",
 			    src->str, c->wl->id.str, req.port);
 		else if (dec.reason == POLICY_R_EXPIRED)
-			r = util_snprintf(why, sizeof(why), "the rule allowing %s -> %s :%u has expired",
+			util_format(why, sizeof(why), "the rule allowing %s -> %s :%u has expired",
 			    src->str, c->wl->id.str, req.port);
 		else
-			r = util_snprintf(why, sizeof(why), "no rule allows %s -> %s :%u", src->str,
+			util_format(why, sizeof(why), "no rule allows %s -> %s :%u", src->str,
 			    c->wl->id.str, req.port);
-		if (r != 0)
-			why[0] = '\0';
 		answer(c, 403, why);
 		return;
 	}
@@ -158,8 +154,7 @@ in_dialed(struct conn *c, int status)
 		log_debug("inbound %s: app unreachable: %s", c->wl->key, uv_strerror(status));
 		c->decision = "error";
 		c->reason = "app-unreachable";
-		if (util_snprintf(why, sizeof(why), "app unreachable: %s", uv_strerror(status)) != 0)
-			why[0] = '\0';
+		util_format(why, sizeof(why), "app unreachable: %s", uv_strerror(status));
 		answer(c, 503, why);
 		return;
 	}

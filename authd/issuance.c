@@ -14,7 +14,9 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
+#include "common/clock.h"
 #include "wire/tls.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "certs/ca.h"
 #include "certs/error.h"
@@ -112,7 +114,7 @@ issue_work(uv_work_t *w)
 
 	d->issue_svid = NULL;
 	d->issue_err = certs_svid_new(d->issue_trust->ca, &d->issue_wl->id, d->issue_ttl,
-	    proxy_now_ms() / 1000, &d->issue_svid);
+	    clock_now_ms() / 1000, &d->issue_svid);
 }
 
 /*
@@ -134,7 +136,7 @@ write_status(struct served *wl)
 		return true;
 	}
 	/* A truncated reason is still a reason; logged when it changes, not every retry. */
-	(void)!util_snprintf(why, sizeof(why), "cannot record the SVID of %s: %s", wl->key,
+	util_format(why, sizeof(why), "cannot record the SVID of %s: %s", wl->key,
 	    policy_strerror(err));
 	if (strcmp(why, d->store_write_error) != 0)
 		log_warn("store: %s (retrying every second)", why);
@@ -155,7 +157,7 @@ record_status(struct served *wl, const struct certs_svid *svid)
 	    util_snprintf(st->serial, sizeof(st->serial), "%s", certs_svid_serial(svid)) != 0)
 		return;
 	st->not_after = certs_svid_not_after(svid);
-	st->updated = proxy_now_ms() / 1000;
+	st->updated = clock_now_ms() / 1000;
 	wl->status_pending = true;
 	if (write_status(wl) && wl->d->store_write_error[0] != '\0')
 		identity_retry_status(wl->d);
@@ -244,7 +246,7 @@ issue_done(uv_work_t *w, int status)
 		schedule(wl, delay);
 	} else {
 		int64_t nb = certs_svid_not_before(id->svid), na = certs_svid_not_after(id->svid);
-		int64_t now = proxy_now_ms() / 1000, at;
+		int64_t now = clock_now_ms() / 1000, at;
 		struct ident *old;
 
 		/* Workers take references under the lock; new handshakes use id at once. */

@@ -145,8 +145,7 @@ on_accept(uv_stream_t *server, int status)
 	if ((c = conn_open(server->loop->data, wl, METRICS_OUTBOUND, &outbound_ops, server)) == NULL)
 		return;
 	c->up = up;
-	if (util_snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer) != 0)
-		c->peer_addr[0] = '\0';
+	util_format(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer);
 	c->st = CONN_DIAL_PEER;
 	conn_deadline(c, c->w->limits.connect_timeout_ms);
 	if (conn_dial(c, &c->net, &up->peer) < 0)

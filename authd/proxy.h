@@ -30,6 +30,7 @@
 #include "authd/config.h"
 #include "wire/connect.h"
 #include "authd/metrics.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "certs/spiffe.h"
 
@@ -331,9 +332,6 @@ void conn_decide(struct conn *c, const char *decision, const char *reason, uint6
 void conn_answer_and_close(struct conn *c, const char *head, size_t len);
 /* Close now. */
 void conn_abort(struct conn *c, const char *decision, const char *reason);
-
-/* Milliseconds since the epoch (wall clock), for logs. */
-int64_t proxy_now_ms(void);
 
 /* daemon.c */
 int daemon_run(struct daemon *d);

@@ -16,6 +16,7 @@
 
 #include "authd/log.h"
 #include "authd/proxy.h"
+#include "common/clock.h"
 #include "wire/tls.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"
@@ -58,7 +59,7 @@ static void
 report(struct daemon *d, const struct trust *t)
 {
 	struct certs_info a;
-	int64_t now = proxy_now_ms() / 1000, issuer = certs_ca_not_after(t->ca), anchor = 0;
+	int64_t now = clock_now_ms() / 1000, issuer = certs_ca_not_after(t->ca), anchor = 0;
 
 	for (size_t i = 0; i < certs_bundle_count(t->bundle); i++)
 		if (certs_bundle_info(t->bundle, i, &a) == 0 && (anchor == 0 || a.not_after < anchor))

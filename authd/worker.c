@@ -81,9 +81,8 @@ sync_listeners(struct worker *w)
 				if (w->index == 0)
 					log_warn("%s: cannot listen on %s: %s", wl->key, wl->spec.listen,
 					    uv_strerror(r));
-				if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
-				    "listen %s: %s", wl->spec.listen, uv_strerror(r)) != 0)
-					wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
+				util_format(wl->listen_error, sizeof(wl->listen_error), "listen %s: %s",
+				    wl->spec.listen, uv_strerror(r));
 			} else if (w->index == 0) {
 				log_info("%s: mesh listener on %s", wl->key, wl->spec.listen);
 			}
@@ -97,9 +96,8 @@ sync_listeners(struct worker *w)
 				if (w->index == 0)
 					log_warn("%s: cannot listen on %s: %s", wl->key, up->spec->listen,
 					    uv_strerror(r));
-				if (util_snprintf(wl->listen_error, sizeof(wl->listen_error),
-				    "listen %s: %s", up->spec->listen, uv_strerror(r)) != 0)
-					wl->listen_error[sizeof(wl->listen_error) - 1] = '\0';
+				util_format(wl->listen_error, sizeof(wl->listen_error), "listen %s: %s",
+				    up->spec->listen, uv_strerror(r));
 			} else if (w->index == 0) {
 				log_info("%s: upstream %s -> %s (%s:%u)", wl->key, up->spec->listen,
 				    up->spec->peer, up->spec->target_host, up->spec->target_port);

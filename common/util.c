@@ -182,6 +182,17 @@ util_snprintf(char *buf, size_t size, const char *fmt, ...)
 	return 0;
 }
 
+void
+util_format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(buf, size, fmt, ap) < 0)
+		buf[0] = '\0';
+	va_end(ap);
+}
+
 int
 util_mkdir_p(const char *dir, unsigned mode)
 {

@@ -60,4 +60,11 @@ void util_free_wiped(void *p, size_t len);
  */
 int util_snprintf(char *buf, size_t size, const char *fmt, ...) AD_PRINTF(3, 4) AD_MUST_CHECK;
 
+/*
+ * Format a message into a fixed buffer where a cut is harmless (a reason
+ * for a log line, an error string, a status page): a text that does not
+ * fit is truncated, always NUL-terminated. size must be at least 1.
+ */
+void util_format(char *buf, size_t size, const char *fmt, ...) AD_PRINTF(3, 4);
+
 #endif

@@ -969,13 +969,13 @@ policy_set_parse(const uint8_t *data, size_t len, struct policy_set *set, char *
 		err[0] = '\0';
 	if (set == NULL || (data == NULL && len > 0)) {
 		if (err != NULL && errlen > 0)
-			(void)snprintf(err, errlen, "invalid argument");
+			util_format(err, errlen, "invalid argument");
 		return POLICY_E_INVAL;
 	}
 	memset(set, 0, sizeof(*set));
 	if (len > POLICY_FILE_MAX_BYTES) {
 		if (err != NULL && errlen > 0)
-			(void)snprintf(err, errlen, "the file is larger than %u bytes",
+			util_format(err, errlen, "the file is larger than %u bytes",
 			    POLICY_FILE_MAX_BYTES);
 		return POLICY_E_TOO_BIG;
 	}
@@ -985,7 +985,7 @@ policy_set_parse(const uint8_t *data, size_t len, struct policy_set *set, char *
 	p.set = set;
 	if (!yaml_parser_initialize(&p.yp)) {
 		if (err != NULL && errlen > 0)
-			(void)snprintf(err, errlen, "out of memory");
+			util_format(err, errlen, "out of memory");
 		return POLICY_E_NOMEM;
 	}
 	/* libyaml asserts on a NULL input, even an empty one. */
@@ -1087,7 +1087,7 @@ policy_set_canonical(const struct policy_set *set, char **out, size_t *outlen)
 		if (r->expires == 0)
 			memcpy(exp, "never", 6);
 		else
-			(void)snprintf(exp, sizeof(exp), "%lld", (long long)r->expires);
+			util_format(exp, sizeof(exp), "%lld", (long long)r->expires);
 		off += (size_t)snprintf(scratch + off, cap - off, "allow %s %s %s %s \"",
 		    r->from.str, r->to.str, ports, exp);
 		for (size_t k = 0; k < clen; k++) {

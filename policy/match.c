@@ -34,9 +34,9 @@ policy_reader_new(struct policy_store *s, struct policy_reader **out)
 		return POLICY_E_NOMEM;
 	r->s = s;
 	policy__hash(s->hash_key, "*", 1, r->h_any);
-	err = policy_store_txn_begin(s, MDB_RDONLY, &r->txn);
+	err = policy__txn_begin(s, MDB_RDONLY, &r->txn);
 	if (err == 0)
-		err = policy_store_mdb_err(mdb_cursor_open(r->txn, s->index, &r->cur));
+		err = policy__mdb_err(mdb_cursor_open(r->txn, s->index, &r->cur));
 	if (err != 0) {
 		policy_reader_free(r);
 		return err;
@@ -61,10 +61,10 @@ policy_reader_free(struct policy_reader *r)
 static int
 reader_renew(struct policy_reader *r)
 {
-	int err = policy_store_txn_renew(r->s, r->txn);
+	int err = policy__txn_renew(r->s, r->txn);
 
 	if (err == 0)
-		err = policy_store_mdb_err(mdb_cursor_renew(r->txn, r->cur));
+		err = policy__mdb_err(mdb_cursor_renew(r->txn, r->cur));
 	if (err != 0)
 		mdb_txn_reset(r->txn);
 	return err;
@@ -78,7 +78,7 @@ revision_in(struct policy_reader *r, uint64_t *rev)
 	int rc = mdb_get(r->txn, r->s->meta, &k, &d);
 
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	buf_reader(&b, d.mv_data, d.mv_size);
 	*rev = buf_get_u64(&b);
 	return buf_ok(&b) ? 0 : POLICY_E_CORRUPT;
@@ -222,7 +222,7 @@ probe(struct policy_reader *r, const uint8_t hd[static POLICY_HASH_LEN],
 		if (w->port_rule == 0)
 			w->port_rule = id;
 	}
-	return rc == MDB_NOTFOUND ? 0 : policy_store_mdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
 }
 
 int
@@ -269,7 +269,7 @@ policy_check(struct policy_reader *r, const struct spiffe_id *src, const struct 
 		if (rc == MDB_NOTFOUND)
 			continue;
 		if (rc != 0 || d.mv_size != 4 * POLICY_DST_KINDS) {
-			rc = rc != 0 ? policy_store_mdb_err(rc) : POLICY_E_CORRUPT;
+			rc = rc != 0 ? policy__mdb_err(rc) : POLICY_E_CORRUPT;
 			goto decided;
 		}
 		memcpy(kinds, d.mv_data, sizeof(kinds));

@@ -171,43 +171,6 @@ void policy_store_close(struct policy_store *s);
 /* The store's revision: bumped by every committed write. */
 int policy_store_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
 
-/*
- * The store's LMDB environment, for modules that keep their own named
- * databases in the same file (the workload registry, authd/registry.c).
- * Valid until policy_store_close. The environment is opened with MDB_NOTLS
- * and room for 16 named databases, of which the policy uses 6; users open
- * their databases per transaction, finish every transaction before the
- * store is closed, and follow the store's rules: transactions begin with
- * policy_store_txn_begin, and a write that hits MDB_MAP_FULL is aborted,
- * then redone when policy_store_grow says so.
- */
-struct MDB_env;
-struct MDB_env *policy_store_env(struct policy_store *s);
-/*
- * Begin a transaction (mdb_flags: 0 or MDB_RDONLY), or renew a reset read
- * transaction, adopting a map another process grew (POLICY_E_MAP_OUTGROWN
- * instead with POLICY_OPEN_FIXED_MAP). Every transaction on the
- * environment goes through these.
- */
-struct MDB_txn;
-int policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, struct MDB_txn **txn)
-    AD_MUST_CHECK;
-int policy_store_txn_renew(struct policy_store *s, struct MDB_txn *txn) AD_MUST_CHECK;
-/*
- * Commit a write transaction, then touch the file's times. LMDB's last write
- * to the file (the meta page) comes before the new revision is visible to
- * readers, so a watcher woken by it may still read the old one; the touch
- * wakes it again (IN_ATTRIB) once the revision is visible.
- */
-int policy_store_txn_commit(struct policy_store *s, struct MDB_txn *txn) AD_MUST_CHECK;
-/*
- * After a write failed with POLICY_E_MAP_FULL (and was aborted): double the
- * map, up to the most allowed. True when it grew and the write may be redone.
- */
-bool policy_store_grow(struct policy_store *s);
-/* An LMDB return code as the store reports it (POLICY_E_*, or -errno), for those modules. */
-int policy_store_mdb_err(int rc);
-
 /* Bytes the store's data occupies (pages in use), and its map size. */
 int policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map) AD_MUST_CHECK;
 

@@ -43,7 +43,7 @@ struct policy_store {
 	MDB_dbi history;
 	bool rdonly;
 	bool fixed_map;		/* POLICY_OPEN_FIXED_MAP */
-	uint64_t map_max;	/* the most policy_store_grow goes to */
+	uint64_t map_max;	/* the most policy__store_grow goes to */
 	uint8_t hash_key[16];
 };
 
@@ -73,5 +73,40 @@ size_t policy__rule_index(const struct policy_store *s, const struct policy_rule
 /* Whether an entry's check bytes match the two hashes. */
 bool policy__entry_matches(const uint8_t *ent, size_t len, const uint8_t hdst[static POLICY_HASH_LEN],
     const uint8_t hsrc[static POLICY_HASH_LEN]);
+
+/*
+ * The store's LMDB environment, for modules that keep their own named
+ * databases in the same file (the workload registry, registry.c).
+ * Valid until policy_store_close. The environment is opened with MDB_NOTLS
+ * and room for 16 named databases, of which the policy uses 6; users open
+ * their databases per transaction, finish every transaction before the
+ * store is closed, and follow the store's rules: transactions begin with
+ * policy__txn_begin, and a write that hits MDB_MAP_FULL is aborted,
+ * then redone when policy__store_grow says so.
+ */
+MDB_env *policy__store_env(struct policy_store *s);
+/*
+ * Begin a transaction (mdb_flags: 0 or MDB_RDONLY), or renew a reset read
+ * transaction, adopting a map another process grew (POLICY_E_MAP_OUTGROWN
+ * instead with POLICY_OPEN_FIXED_MAP). Every transaction on the
+ * environment goes through these.
+ */
+int policy__txn_begin(struct policy_store *s, unsigned mdb_flags, MDB_txn **txn)
+    AD_MUST_CHECK;
+int policy__txn_renew(struct policy_store *s, MDB_txn *txn) AD_MUST_CHECK;
+/*
+ * Commit a write transaction, then touch the file's times. LMDB's last write
+ * to the file (the meta page) comes before the new revision is visible to
+ * readers, so a watcher woken by it may still read the old one; the touch
+ * wakes it again (IN_ATTRIB) once the revision is visible.
+ */
+int policy__txn_commit(struct policy_store *s, MDB_txn *txn) AD_MUST_CHECK;
+/*
+ * After a write failed with POLICY_E_MAP_FULL (and was aborted): double the
+ * map, up to the most allowed. True when it grew and the write may be redone.
+ */
+bool policy__store_grow(struct policy_store *s);
+/* An LMDB return code as the store reports it (POLICY_E_*, or -errno), for those files. */
+int policy__mdb_err(int rc);
 
 #endif

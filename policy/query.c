@@ -20,17 +20,17 @@ walk(struct policy_store *s, MDB_dbi dbi, int (*visit)(const MDB_val *k, const M
 	MDB_val k, d;
 	int rc, err;
 
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return err;
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		if ((err = visit(&k, &d, ctx)) != 0)
 			goto out;
-	err = rc == MDB_NOTFOUND ? 0 : policy_store_mdb_err(rc);
+	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
@@ -90,13 +90,13 @@ policy_get(struct policy_store *s, uint64_t id, struct policy_rule *rule)
 
 	buf_writer(&b, key, sizeof(key));
 	buf_put_u64(&b, id);
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return err;
 	rc = mdb_get(txn, s->rules, &k, &d);
 	if (rc == MDB_NOTFOUND)
 		err = POLICY_E_NOT_FOUND;
 	else if (rc != 0)
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 	else
 		err = policy__rule_decode(d.mv_data, d.mv_size, rule);
 	mdb_txn_abort(txn);
@@ -174,10 +174,10 @@ policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void
 	h = malloc(sizeof(*h));
 	if (h == NULL)
 		return POLICY_E_NOMEM;
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, s->history, &cur)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	/* Step back n - 1 entries from the newest, then walk forward. */
@@ -194,7 +194,7 @@ policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void
 		if ((err = history_decode(&k, &d, h)) != 0 || (err = cb(h, arg)) != 0)
 			goto out;
 	}
-	err = rc == MDB_NOTFOUND ? 0 : policy_store_mdb_err(rc);
+	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);
@@ -223,10 +223,10 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 	r = malloc(sizeof(*r));
 	if (r == NULL)
 		return POLICY_E_NOMEM;
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rc = mdb_cursor_open(txn, s->rules, &cur)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	/* Every rule decodes, has an id below next_id, and has its index entry. */
@@ -246,7 +246,7 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 			MDB_cursor *ic;
 
 			if ((rc = mdb_cursor_open(txn, s->index, &ic)) != 0) {
-				err = policy_store_mdb_err(rc);
+				err = policy__mdb_err(rc);
 				goto out;
 			}
 			rc = mdb_cursor_get(ic, &ik, &id, MDB_GET_BOTH);
@@ -262,12 +262,12 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 		n++;
 	}
 	if (rc != MDB_NOTFOUND) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	/* As many index entries as rules: none left behind by a revoke. */
 	if ((rc = mdb_stat(txn, s->index, &ist)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	entries = ist.ms_entries;
@@ -282,7 +282,7 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 		size_t sum = 0;
 
 		if ((rc = mdb_cursor_open(txn, s->dsts, &dc)) != 0) {
-			err = policy_store_mdb_err(rc);
+			err = policy__mdb_err(rc);
 			goto out;
 		}
 		for (rc = mdb_cursor_get(dc, &k, &d, MDB_FIRST); rc == 0;
@@ -322,7 +322,7 @@ policy_store_verify(struct policy_store *s, size_t *rules, const char **why)
 	mdb_cursor_close(cur);
 	cur = NULL;
 	if ((rc = mdb_cursor_open(txn, s->history, &cur)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);

@@ -14,8 +14,9 @@
 #include <lmdb.h>
 
 #include "common/buf.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 
 #define DB_WORKLOADS "workloads"
 #define DB_STATUS "svid_status"
@@ -63,7 +64,7 @@ open_dbis(struct rtx *t, bool create)
 		/* Nothing was ever registered in this store. */
 		if (rc == MDB_NOTFOUND && !create)
 			return 0;
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	}
 	t->present = true;
 	return 0;
@@ -76,7 +77,7 @@ read_begin(struct policy_store *s, struct rtx *t)
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &t->txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &t->txn)) != 0)
 		return err;
 	err = open_dbis(t, false);
 	if (err != 0) {
@@ -110,7 +111,7 @@ get_revision(struct rtx *t, uint64_t *rev)
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	if (d.mv_size != 8)
 		return POLICY_E_CORRUPT;
 	buf_reader(&b, d.mv_data, d.mv_size);
@@ -132,7 +133,7 @@ bump_revision(struct rtx *t)
 	buf_writer(&b, raw, sizeof(raw));
 	buf_put_u64(&b, rev + 1);
 	d = (MDB_val){ sizeof(raw), raw };
-	return policy_store_mdb_err(mdb_put(t->txn, t->meta, &k, &d, 0));
+	return policy__mdb_err(mdb_put(t->txn, t->meta, &k, &d, 0));
 }
 
 typedef int (*write_fn)(struct rtx *t, void *ctx);
@@ -145,7 +146,7 @@ typedef int (*write_fn)(struct rtx *t, void *ctx);
 static int
 reg_write(struct policy_store *s, write_fn fn, void *ctx)
 {
-	MDB_env *env = policy_store_env(s);
+	MDB_env *env = policy__store_env(s);
 	unsigned env_flags = 0;
 	struct rtx t;
 	int err;
@@ -154,18 +155,18 @@ reg_write(struct policy_store *s, write_fn fn, void *ctx)
 		return POLICY_E_INVAL;
 	for (;;) {
 		memset(&t, 0, sizeof(t));
-		if ((err = policy_store_txn_begin(s, 0, &t.txn)) != 0)
+		if ((err = policy__txn_begin(s, 0, &t.txn)) != 0)
 			return err;
 		err = open_dbis(&t, true);
 		if (err == 0)
 			err = fn(&t, ctx);
 		if (err == 0) {
-			err = policy_store_txn_commit(s, t.txn);
+			err = policy__txn_commit(s, t.txn);
 			t.txn = NULL;
 		}
 		if (t.txn != NULL)
 			mdb_txn_abort(t.txn);
-		if (err == POLICY_E_MAP_FULL && policy_store_grow(s))
+		if (err == POLICY_E_MAP_FULL && policy__store_grow(s))
 			continue;
 		return err > 0 ? 0 : err;
 	}
@@ -205,21 +206,21 @@ do_put(struct rtx *t, void *arg)
 		if (strcmp(c->old->sa, c->w->sa) != 0) {
 			rc = mdb_del(t->txn, t->status, &k, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
-				return policy_store_mdb_err(rc);
+				return policy__mdb_err(rc);
 		}
 	} else if (rc == MDB_NOTFOUND) {
 		rc = mdb_stat(t->txn, t->workloads, &st);
 		if (rc != 0)
-			return policy_store_mdb_err(rc);
+			return policy__mdb_err(rc);
 		if (st.ms_entries >= WORKLOAD_MAX)
 			return POLICY_E_TOO_BIG;
 	} else {
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	}
 	d = (MDB_val){ c->len, c->rec };
 	rc = mdb_put(t->txn, t->workloads, &k, &d, 0);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	return bump_revision(t);
 }
 
@@ -272,10 +273,10 @@ do_remove(struct rtx *t, void *arg)
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	rc = mdb_del(t->txn, t->status, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	return bump_revision(t);
 }
 
@@ -308,9 +309,9 @@ do_set_status(struct rtx *t, void *arg)
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	d = (MDB_val){ c->len, c->rec };
-	return policy_store_mdb_err(mdb_put(t->txn, t->status, &k, &d, 0));
+	return policy__mdb_err(mdb_put(t->txn, t->status, &k, &d, 0));
 }
 
 int
@@ -369,7 +370,7 @@ registry_get(struct policy_store *s, const char *ns, const char *name, struct wo
 		if (rc == MDB_NOTFOUND)
 			err = -ENOENT;
 		else if (rc != 0)
-			err = policy_store_mdb_err(rc);
+			err = policy__mdb_err(rc);
 		else
 			err = registry_record_decode(d.mv_data, d.mv_size, w);
 		if (err == 0 && (strcmp(w->ns, ns) != 0 || strcmp(w->name, name) != 0)) {
@@ -392,7 +393,7 @@ get_status(struct rtx *t, MDB_val *k, struct workload_svid_status *st, bool *fou
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	*found = true;
 	return registry_status_decode(d.mv_data, d.mv_size, st);
 }
@@ -421,7 +422,7 @@ registry_list(struct policy_store *s, registry_cb cb, void *arg)
 	}
 	rc = mdb_cursor_open(t.txn, t.workloads, &cur);
 	if (rc != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
@@ -442,7 +443,7 @@ registry_list(struct policy_store *s, registry_cb cb, void *arg)
 			break;
 	}
 	if (err == 0 && rc != MDB_NOTFOUND)
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 out:
 	if (cur != NULL)
 		mdb_cursor_close(cur);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "policy/policy.h"
 

@@ -26,7 +26,7 @@
 #define K_HASH_KEY "hash_key"
 
 int
-policy_store_mdb_err(int rc)
+policy__mdb_err(int rc)
 {
 	switch (rc) {
 	case 0:
@@ -56,7 +56,7 @@ get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 
 	*v = 0;
 	if (rc != 0)
-		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy_store_mdb_err(rc);
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	buf_reader(&b, d.mv_data, d.mv_size);
 	*v = d.mv_size == 4 ? buf_get_u32(&b) : buf_get_u64(&b);
 	return d.mv_size == 8 || d.mv_size == 4 ? 0 : POLICY_E_CORRUPT;
@@ -76,7 +76,7 @@ put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v, size_t width)
 		buf_put_u64(&b, v);
 	d.mv_size = width;
 	d.mv_data = raw;
-	return policy_store_mdb_err(mdb_put(txn, dbi, &k, &d, 0));
+	return policy__mdb_err(mdb_put(txn, dbi, &k, &d, 0));
 }
 
 /* ---- Opening --------------------------------------------------------------- */
@@ -92,7 +92,7 @@ open_dbis(struct policy_store *s, MDB_txn *txn, unsigned flags)
 	    (rc = mdb_dbi_open(txn, "dsts", flags, &s->dsts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "audit", flags, &s->audit)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "history", flags, &s->history)) != 0)
-		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy_store_mdb_err(rc);
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	return 0;
 }
 
@@ -111,12 +111,12 @@ probe(MDB_env *env)
 
 	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
 	if (rc == 0)
 		rc = mdb_stat(txn, main_dbi, &st);
 	if (rc != 0) {
-		ret = policy_store_mdb_err(rc);
+		ret = policy__mdb_err(rc);
 	} else if (st.ms_entries == 0) {
 		ret = 0;
 	} else if (mdb_dbi_open(txn, "meta", 0, &meta) == 0) {
@@ -160,12 +160,12 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 		env_flags |= MDB_RDONLY;
 	if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : POLICY_MAP_DEFAULT)) != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	rc = mdb_env_open(s->env, path, env_flags, 0644);
 	if (rc != 0) {
-		err = rc == ENOENT ? POLICY_E_NO_STORE : policy_store_mdb_err(rc);
+		err = rc == ENOENT ? POLICY_E_NO_STORE : policy__mdb_err(rc);
 		goto out;
 	}
 	/* Reader slots of processes that died (kill -9) would pin old pages. */
@@ -181,7 +181,7 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 	}
 	rc = mdb_txn_begin(s->env, NULL, s->rdonly ? MDB_RDONLY : 0, &txn);
 	if (rc != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	err = open_dbis(s, txn, s->rdonly ? 0 : MDB_CREATE);
@@ -196,7 +196,7 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 			MDB_val d = { sizeof(s->hash_key), s->hash_key };
 
 			randombytes_buf(s->hash_key, sizeof(s->hash_key));
-			err = policy_store_mdb_err(mdb_put(txn, s->meta, &k, &d, 0));
+			err = policy__mdb_err(mdb_put(txn, s->meta, &k, &d, 0));
 		}
 	} else if (err == 0) {
 		MDB_val k = { strlen(K_HASH_KEY), (void *)(uintptr_t)K_HASH_KEY }, d;
@@ -214,7 +214,7 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 	/* Committing (even read-only) keeps the DBI handles for the environment. */
 	rc = mdb_txn_commit(txn);
 	if (rc != 0) {
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 		goto out;
 	}
 	*out = s;
@@ -235,7 +235,7 @@ policy_store_close(struct policy_store *s)
 }
 
 MDB_env *
-policy_store_env(struct policy_store *s)
+policy__store_env(struct policy_store *s)
 {
 	return s->env;
 }
@@ -256,11 +256,11 @@ adopt_size(struct policy_store *s)
 {
 	if (s->fixed_map)
 		return POLICY_E_MAP_OUTGROWN;
-	return policy_store_mdb_err(mdb_env_set_mapsize(s->env, 0));
+	return policy__mdb_err(mdb_env_set_mapsize(s->env, 0));
 }
 
 int
-policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, MDB_txn **txn)
+policy__txn_begin(struct policy_store *s, unsigned mdb_flags, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(s->env, NULL, mdb_flags, txn);
 	int err;
@@ -272,11 +272,11 @@ policy_store_txn_begin(struct policy_store *s, unsigned mdb_flags, MDB_txn **txn
 	}
 	if (rc != 0)
 		*txn = NULL;
-	return policy_store_mdb_err(rc);
+	return policy__mdb_err(rc);
 }
 
 int
-policy_store_txn_renew(struct policy_store *s, MDB_txn *txn)
+policy__txn_renew(struct policy_store *s, MDB_txn *txn)
 {
 	int rc = mdb_txn_renew(txn);
 	int err;
@@ -286,22 +286,22 @@ policy_store_txn_renew(struct policy_store *s, MDB_txn *txn)
 			return err;
 		rc = mdb_txn_renew(txn);
 	}
-	return policy_store_mdb_err(rc);
+	return policy__mdb_err(rc);
 }
 
 int
-policy_store_txn_commit(struct policy_store *s, MDB_txn *txn)
+policy__txn_commit(struct policy_store *s, MDB_txn *txn)
 {
 	int rc = mdb_txn_commit(txn);
 	int fd;
 
 	if (rc == 0 && mdb_env_get_fd(s->env, &fd) == 0)
 		(void)futimens(fd, NULL);	/* a watcher wakes late at worst (its tick) */
-	return policy_store_mdb_err(rc);
+	return policy__mdb_err(rc);
 }
 
 bool
-policy_store_grow(struct policy_store *s)
+policy__store_grow(struct policy_store *s)
 {
 	MDB_envinfo info;
 	uint64_t to;
@@ -318,7 +318,7 @@ policy_store_revision(struct policy_store *s, uint64_t *rev)
 	MDB_txn *txn;
 	int err;
 
-	if ((err = policy_store_txn_begin(s, MDB_RDONLY, &txn)) != 0)
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
 		return err;
 	err = get_u64(txn, s->meta, K_REVISION, rev);
 	mdb_txn_abort(txn);
@@ -333,7 +333,7 @@ policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map)
 	int rc;
 
 	if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	*used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
 	*map = info.me_mapsize;
 	return 0;
@@ -386,7 +386,7 @@ history_append(struct wtx *w, uint64_t rev, const char *who)
 		return POLICY_E_TOO_BIG;
 	k = (MDB_val){ sizeof(key), key };
 	d = (MDB_val){ vb.off, val };
-	return policy_store_mdb_err(mdb_put(w->txn, w->s->history, &k, &d, MDB_APPEND));
+	return policy__mdb_err(mdb_put(w->txn, w->s->history, &k, &d, MDB_APPEND));
 }
 
 static int
@@ -402,7 +402,7 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 		memset(&w, 0, sizeof(w));
 		w.s = s;
 		w.now = actor->now;
-		if ((err = policy_store_txn_begin(s, 0, &w.txn)) != 0)
+		if ((err = policy__txn_begin(s, 0, &w.txn)) != 0)
 			return err;
 		err = fn(&w, ctx);
 		if (err == 0 && w.changed) {
@@ -412,14 +412,14 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 			if (err == 0)
 				err = history_append(&w, rev, actor->who ? actor->who : "unknown");
 			if (err == 0) {
-				err = policy_store_txn_commit(s, w.txn);
+				err = policy__txn_commit(s, w.txn);
 				w.txn = NULL;
 			}
 		}
 		if (w.txn != NULL)
 			mdb_txn_abort(w.txn);
 		/* Nothing was written; grow the map and do it all again. */
-		if (err == POLICY_E_MAP_FULL && policy_store_grow(s))
+		if (err == POLICY_E_MAP_FULL && policy__store_grow(s))
 			continue;
 		return err;
 	}
@@ -464,7 +464,7 @@ dst_count(struct wtx *w, const uint8_t key[static POLICY_IKEY_LEN], enum policy_
 		for (int i = 0; i < POLICY_DST_KINDS; i++)
 			n[i] = buf_get_u32(&b);
 	} else if (rc != MDB_NOTFOUND) {
-		return rc == 0 ? POLICY_E_CORRUPT : policy_store_mdb_err(rc);
+		return rc == 0 ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	}
 	if ((unsigned)kind >= POLICY_DST_KINDS || (delta < 0 && n[kind] == 0))
 		return POLICY_E_CORRUPT;
@@ -472,12 +472,12 @@ dst_count(struct wtx *w, const uint8_t key[static POLICY_IKEY_LEN], enum policy_
 	for (int i = 0; i < POLICY_DST_KINDS; i++)
 		total += n[i];
 	if (total == 0)
-		return policy_store_mdb_err(mdb_del(w->txn, w->s->dsts, &k, NULL));
+		return policy__mdb_err(mdb_del(w->txn, w->s->dsts, &k, NULL));
 	buf_writer(&b, raw, sizeof(raw));
 	for (int i = 0; i < POLICY_DST_KINDS; i++)
 		buf_put_u32(&b, n[i]);
 	d = (MDB_val){ sizeof(raw), raw };
-	return policy_store_mdb_err(mdb_put(w->txn, w->s->dsts, &k, &d, 0));
+	return policy__mdb_err(mdb_put(w->txn, w->s->dsts, &k, &d, 0));
 }
 
 /* Insert rule (id already set, above every stored id) into rules and index. */
@@ -495,13 +495,13 @@ rule_insert(struct wtx *w, const struct policy_rule *r)
 	(void)rule_key(r->id, idk, &k);
 	d = (MDB_val){ len, rec };
 	/* Ids only grow, so every insert appends: full pages, no splits. */
-	err = policy_store_mdb_err(mdb_put(w->txn, w->s->rules, &k, &d, MDB_APPEND));
+	err = policy__mdb_err(mdb_put(w->txn, w->s->rules, &k, &d, MDB_APPEND));
 	if (err != 0)
 		return err;
 	len = policy__rule_index(w->s, r, key, ent);
 	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	d = (MDB_val){ len, ent };
-	err = policy_store_mdb_err(mdb_put(w->txn, w->s->index, &k, &d, MDB_NODUPDATA));
+	err = policy__mdb_err(mdb_put(w->txn, w->s->index, &k, &d, MDB_NODUPDATA));
 	if (err == 0)
 		err = dst_count(w, key, r->from.kind, +1);
 	w->changed = true;
@@ -520,7 +520,7 @@ rule_load(MDB_txn *txn, struct policy_store *s, uint64_t id, struct policy_rule 
 	if (rc == MDB_NOTFOUND)
 		return POLICY_E_NOT_FOUND;
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	return policy__rule_decode(d.mv_data, d.mv_size, r);
 }
 
@@ -536,13 +536,13 @@ rule_delete(struct wtx *w, const struct policy_rule *r)
 	(void)rule_key(r->id, idk, &k);
 	rc = mdb_del(w->txn, w->s->rules, &k, NULL);
 	if (rc != 0)
-		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy_store_mdb_err(rc);
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	len = policy__rule_index(w->s, r, key, ent);
 	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	d = (MDB_val){ len, ent };
 	rc = mdb_del(w->txn, w->s->index, &k, &d);
 	if (rc != 0)
-		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy_store_mdb_err(rc);
+		return rc == MDB_NOTFOUND ? POLICY_E_CORRUPT : policy__mdb_err(rc);
 	w->changed = true;
 	return dst_count(w, key, r->from.kind, -1);
 }
@@ -565,7 +565,7 @@ find_same(MDB_txn *txn, struct policy_store *s, const struct policy_rule *r, uin
 	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	rc = mdb_cursor_open(txn, s->index, &c);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) {
 		struct buf b;
@@ -585,7 +585,7 @@ find_same(MDB_txn *txn, struct policy_store *s, const struct policy_rule *r, uin
 		}
 	}
 	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 	mdb_cursor_close(c);
 	return err == POLICY_E_NOT_FOUND ? POLICY_E_CORRUPT : err;
 }
@@ -697,7 +697,7 @@ do_revoke_match(struct wtx *w, void *arg)
 	k = (MDB_val){ POLICY_IKEY_LEN, key };
 	rc = mdb_cursor_open(w->txn, w->s->index, &cur);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); rc == 0 && n < AD_ARRAY_LEN(ids);
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
 		struct buf b;
@@ -707,7 +707,7 @@ do_revoke_match(struct wtx *w, void *arg)
 	}
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	if (n == AD_ARRAY_LEN(ids))
 		return POLICY_E_TOO_BIG;
 	for (size_t i = 0; i < n && err == 0; i++) {
@@ -771,7 +771,7 @@ do_audit(struct wtx *w, void *arg)
 			return 0;
 	}
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	w->changed = true;
 	what_set(w, "audit %s %s", a->on ? "on" : "off", a->to->str);
 	return 0;
@@ -866,13 +866,13 @@ load_old(struct wtx *w, struct apply_ctx *c)
 
 	rc = mdb_stat(w->txn, w->s->rules, &st);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	c->old = calloc(st.ms_entries + 1, sizeof(*c->old));
 	if (c->old == NULL)
 		return POLICY_E_NOMEM;
 	rc = mdb_cursor_open(w->txn, w->s->rules, &cur);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && c->nold < st.ms_entries;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *p = d.mv_data;
@@ -891,7 +891,7 @@ load_old(struct wtx *w, struct apply_ctx *c)
 	}
 	mdb_cursor_close(cur);
 	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 	return err;
 }
 
@@ -929,13 +929,13 @@ apply_audit(struct wtx *w, struct apply_ctx *c)
 	/* Destinations to turn off: stored but not in the set. */
 	rc = mdb_stat(w->txn, w->s->audit, &st);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	c->audit_off = calloc(st.ms_entries + 1, sizeof(*c->audit_off));
 	if (c->audit_off == NULL)
 		return POLICY_E_NOMEM;
 	rc = mdb_cursor_open(w->txn, w->s->audit, &cur);
 	if (rc != 0)
-		return policy_store_mdb_err(rc);
+		return policy__mdb_err(rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		struct policy_selector *sel = &c->audit_off[c->naudit_off];
@@ -953,24 +953,24 @@ apply_audit(struct wtx *w, struct apply_ctx *c)
 	}
 	mdb_cursor_close(cur);
 	if (err == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		err = policy_store_mdb_err(rc);
+		err = policy__mdb_err(rc);
 	for (size_t i = 0; err == 0 && i < c->naudit; i++) {
 		policy__hash(w->s->hash_key, c->audit[i].str, c->audit[i].len, key);
 		k = (MDB_val){ POLICY_DKEY_LEN, key };
 		rc = mdb_get(w->txn, w->s->audit, &k, &d);
 		c->audit_on[i] = rc == MDB_NOTFOUND;
 		if (rc != 0 && rc != MDB_NOTFOUND)
-			err = policy_store_mdb_err(rc);
+			err = policy__mdb_err(rc);
 		if (err == 0 && c->audit_on[i] && !c->dry_run) {
 			d = (MDB_val){ c->audit[i].len, (void *)(uintptr_t)c->audit[i].str };
-			err = policy_store_mdb_err(mdb_put(w->txn, w->s->audit, &k, &d, 0));
+			err = policy__mdb_err(mdb_put(w->txn, w->s->audit, &k, &d, 0));
 			w->changed = true;
 		}
 	}
 	for (size_t i = 0; err == 0 && !c->dry_run && i < c->naudit_off; i++) {
 		policy__hash(w->s->hash_key, c->audit_off[i].str, c->audit_off[i].len, key);
 		k = (MDB_val){ POLICY_DKEY_LEN, key };
-		err = policy_store_mdb_err(mdb_del(w->txn, w->s->audit, &k, NULL));
+		err = policy__mdb_err(mdb_del(w->txn, w->s->audit, &k, NULL));
 		w->changed = true;
 	}
 	return err;

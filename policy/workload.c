@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "wire/connect.h"
+#include "common/authority.h"
 #include "policy/workload.h"
 
 /* A NUL-terminated string in a fixed field: its length, or size when unterminated. */
@@ -56,10 +56,10 @@ addr_same(const struct addr *a, const struct addr *b)
 static int
 check_upstream(const struct workload_upstream *u, struct addr *listen, const char **why)
 {
-	char head[1024];
+	char target[AUTHORITY_MAX + 1];
 	struct spiffe_id id;
 	struct addr peer;
-	size_t n, hlen;
+	size_t n, tlen;
 
 	if (!addr_field(u->listen, sizeof(u->listen), false, listen)) {
 		*why = "an upstream's listen address must be IP:PORT or unix:/PATH";
@@ -69,9 +69,9 @@ check_upstream(const struct workload_upstream *u, struct addr *listen, const cha
 		*why = "an upstream's peer must be the destination's mesh listener as IP:PORT";
 		return -EINVAL;
 	}
-	/* The target must be exactly what the peer's connect_parse will accept. */
+	/* The target must be exactly what the peer's CONNECT parser will accept. */
 	if (FIELD_LEN(u->target_host) == sizeof(u->target_host) ||
-	    connect_request(head, sizeof(head), u->target_host, u->target_port, NULL, &hlen) != 0) {
+	    authority_format(u->target_host, u->target_port, target, sizeof(target), &tlen) != 0) {
 		*why = "an upstream's target must be HOST:PORT (a DNS name or IP, port 1..65535)";
 		return -EINVAL;
 	}

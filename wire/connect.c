@@ -11,17 +11,13 @@
  */
 #include "wire/connect.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 
+#include "common/authority.h"
 #include "common/buf.h"
 #include "wire/http1.h"
 
-/* The longest target: a 255-byte name, ':' and five digits. */
-#define TARGET_MAX (255 + 1 + 5)
-#define DNS_LABEL_MAX 63
 /* A later version's traceparent we are willing to send on. */
 #define TRACEPARENT_MAX 256
 
@@ -56,25 +52,6 @@ static bool
 is_lhex(int c)
 {
 	return http1_is_digit(c) || (c >= 'a' && c <= 'f');
-}
-
-/* RFC 3986 unreserved: all a reg-name may hold without percent-encoding. */
-static bool
-is_host_char(int c)
-{
-	return http1_is_alpha(c) || http1_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-static bool
-is_ipv6_char(int c)
-{
-	return http1_is_hex(c) || c == ':' || c == '.';
-}
-
-static bool
-is_authority_char(int c)
-{
-	return is_host_char(c) || c == ':' || c == '[' || c == ']';
 }
 
 static bool
@@ -157,107 +134,6 @@ parse_field(const struct http1_line *l, size_t idx, struct field *f)
 	return 0;
 }
 
-/* 4 decimal octets without leading zeros: the only numeric host we take. */
-static bool
-is_dotted_quad(const uint8_t *s, size_t n)
-{
-	struct buf b;
-	const uint8_t *d;
-	size_t dn;
-
-	buf_reader(&b, s, n);
-	for (int part = 0; part < 4; part++) {
-		unsigned v = 0;
-
-		if (part > 0 && buf_get_u8(&b) != '.')
-			return false;
-		d = http1_take(&b, http1_is_digit, &dn);
-		if (dn == 0 || dn > 3 || (dn > 1 && d[0] == '0'))
-			return false;
-		for (size_t i = 0; i < dn; i++)
-			v = v * 10 + (unsigned)(d[i] - '0');
-		if (v > 255)
-			return false;
-	}
-	return buf_ok(&b) && buf_left(&b) == 0;
-}
-
-/*
- * Decimal digits, or "0x" and hex digits: a label resolvers (inet_aton)
- * and URL parsers read as a number.
- */
-static bool
-is_numeric_label(const uint8_t *s, size_t n)
-{
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		return all(s + 2, n - 2, http1_is_hex);
-	return n > 0 && all(s, n, http1_is_digit);
-}
-
-/*
- * A reg-name of unreserved bytes with non-empty labels of at most 63
- * bytes. A name whose last label is numeric must be a dotted quad: "127.1"
- * or "0x7f.1" would otherwise reach a resolver that reads it as 127.0.0.1
- * while policy and logs saw a name.
- */
-static bool
-is_valid_name(const uint8_t *s, size_t n)
-{
-	size_t start = 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && s[i] != '.')
-			continue;
-		if (i == start || i - start > DNS_LABEL_MAX)
-			return false;
-		if (i == n && is_numeric_label(s + start, i - start))
-			return is_dotted_quad(s, n);
-		start = i + 1;
-	}
-	return true;
-}
-
-/* Authority-form (RFC 9112 section 3.2.3): uri-host ":" port. */
-static int
-parse_target(const uint8_t *t, size_t n, struct connect_req *req)
-{
-	char ip[INET6_ADDRSTRLEN];
-	struct in6_addr a6;
-	struct buf b;
-	const uint8_t *h, *d;
-	size_t hn, dn;
-	unsigned long port = 0;
-
-	buf_reader(&b, t, n);
-	if (http1_peek(&b) == '[') {
-		(void)buf_get_u8(&b);
-		h = http1_take(&b, is_ipv6_char, &hn);
-		if (buf_get_u8(&b) != ']' || hn == 0 || hn >= sizeof(ip))
-			return CONNECT_E_TARGET;
-		memcpy(ip, h, hn);
-		ip[hn] = '\0';
-		if (inet_pton(AF_INET6, ip, &a6) != 1)
-			return CONNECT_E_TARGET;
-	} else {
-		h = http1_take(&b, is_host_char, &hn);
-		if (hn == 0 || hn >= sizeof(req->host) || !is_valid_name(h, hn))
-			return CONNECT_E_TARGET;
-	}
-	if (buf_get_u8(&b) != ':')
-		return CONNECT_E_TARGET;
-	d = http1_take(&b, http1_is_digit, &dn);
-	if (!buf_ok(&b) || buf_left(&b) > 0 || dn == 0 || dn > 5 || d[0] == '0')
-		return CONNECT_E_TARGET;
-	for (size_t i = 0; i < dn; i++)
-		port = port * 10 + (unsigned long)(d[i] - '0');
-	if (port > 65535)
-		return CONNECT_E_TARGET;
-	memcpy(req->host, h, hn);
-	req->host[hn] = '\0';
-	req->port = (uint16_t)port;
-	return 0;
-}
-
 /* request-line = method SP request-target SP HTTP-version */
 static int
 parse_request_line(const struct http1_line *l, struct req_ctx *c)
@@ -265,7 +141,7 @@ parse_request_line(const struct http1_line *l, struct req_ctx *c)
 	struct buf b;
 	const uint8_t *m, *t, *v;
 	size_t mn, tn, vn;
-	int ch, err;
+	int ch;
 
 	buf_reader(&b, l->s, l->n);
 	m = http1_take(&b, http1_is_tchar, &mn);
@@ -285,16 +161,15 @@ parse_request_line(const struct http1_line *l, struct req_ctx *c)
 	(void)buf_get_u8(&b);
 
 	t = http1_take(&b, http1_is_token_char, &tn);
-	if (tn > TARGET_MAX || !all(t, tn, is_authority_char))
+	if (tn > AUTHORITY_MAX || !all(t, tn, authority_is_char))
 		return CONNECT_E_TARGET;
 	ch = http1_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (tn == 0)
 		return CONNECT_E_SYNTAX;	/* two spaces, or a CTL */
-	err = parse_target(t, tn, c->req);
-	if (err != 0)
-		return err;
+	if (authority_parse(t, tn, c->req->host, &c->req->port) != 0)
+		return CONNECT_E_TARGET;
 	if (ch < 0)
 		return CONNECT_E_VERSION;	/* no version at all */
 	if (ch != ' ')
@@ -610,37 +485,16 @@ int
 connect_request(char *out, size_t size, const char *host, uint16_t port,
     const char *traceparent, size_t *len)
 {
-	char target[TARGET_MAX + 1];
-	struct connect_req chk;
-	struct buf b, t;
-	size_t hn, tn = 0;
+	char target[AUTHORITY_MAX + 1];
+	struct buf b;
+	size_t tn = 0;
 
 	if (len != NULL)
 		*len = 0;
-	if (out == NULL || host == NULL || len == NULL || port == 0)
+	if (out == NULL || len == NULL)
 		return -EINVAL;
-	hn = strnlen(host, sizeof(chk.host));
-	if (hn == 0 || hn == sizeof(chk.host))
-		return -EINVAL;
-
-	buf_writer(&t, target, sizeof(target));
-	if (memchr(host, ':', hn) != NULL) {
-		buf_put_u8(&t, '[');
-		buf_put_bytes(&t, host, hn);
-		buf_put_u8(&t, ']');
-	} else {
-		buf_put_bytes(&t, host, hn);
-	}
-	buf_put_u8(&t, ':');
-	for (unsigned d = 10000; d > 0; d /= 10)
-		if (port >= d)
-			buf_put_u8(&t, (uint8_t)('0' + port / d % 10));
-	if (!buf_ok(&t))
-		return -EINVAL;
-	tn = t.off;
 	/* What we send must be what connect_parse accepts, for the same host. */
-	memset(&chk, 0, sizeof(chk));
-	if (parse_target((const uint8_t *)target, tn, &chk) != 0 || strcmp(chk.host, host) != 0)
+	if (authority_format(host, port, target, sizeof(target), &tn) != 0)
 		return -EINVAL;
 	if (traceparent != NULL) {
 		size_t pn = strnlen(traceparent, TRACEPARENT_MAX + 1);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/authority.h"
 #include "common/util.h"
 
 /* A head, final CRLF included, is at most this many bytes. */
@@ -46,7 +47,7 @@ enum connect_err {
 
 struct connect_req {
 	/* reg-name or dotted-quad IPv4 as sent; IPv6 without the brackets. */
-	char host[256];
+	char host[AUTHORITY_HOST_MAX + 1];
 	uint16_t port;			/* 1..65535 */
 	char traceparent[56];		/* CONNECT_TRACEPARENT_LEN characters */
 	bool has_traceparent;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "policy/policy.h"
 #include "tests/fuzz/fuzz.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "policy/policy.h"
 

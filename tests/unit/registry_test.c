@@ -13,8 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "policy/registry.h"
 #include "policy/workload.h"
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "test.h"
 
 #define MAP_MAX (2ull << 20)
@@ -345,7 +346,7 @@ TEST(read_only)
 static int
 raw_put(struct policy_store *s, const char *dbname, const char *key, const void *val, size_t len)
 {
-	MDB_env *env = policy_store_env(s);
+	MDB_env *env = policy__store_env(s);
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k = { strlen(key), (void *)(uintptr_t)key }, d = { len, (void *)(uintptr_t)val };
@@ -420,7 +421,7 @@ TEST(workload_max)
 	fresh();
 	REQUIRE((s = open_store(POLICY_OPEN_CREATE, 0)) != NULL);
 	/* Fill the registry in one transaction (as many puts would, only faster). */
-	env = policy_store_env(s);
+	env = policy__store_env(s);
 	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
 	REQUIRE(mdb_dbi_open(txn, "workloads", MDB_CREATE, &dbi) == 0);
 	for (int i = 0; i < WORKLOAD_MAX && !failed; i++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/registry.h"
 #include "policy/workload.h"
 #include "certs/error.h"
 #include "policy/policy.h"
