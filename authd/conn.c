@@ -18,60 +18,102 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/conn.h"
+
 #include "authd/accesslog.h"
+#include "authd/ident.h"
 #include "authd/log.h"
-#include "authd/proxy.h"
+#include "authd/served.h"
 #include "common/clock.h"
+#include "wire/connect.h"
 #include "wire/tls.h"
+#include "policy/policy.h"
 
 /* How long a connection that was answered with an error waits for the peer's EOF. */
 #define CONN_LINGER_MS 2000
 
 static void pump_splice(struct conn *c);
 
+int
+conn_loop_init(struct conn_loop *cl, uv_loop_t *loop, unsigned index, struct served_set *set,
+    struct policy_store *store)
+{
+	int r;
+
+	if (uv_mutex_init(&cl->mlock) != 0)
+		return -ENOMEM;
+	cl->loop = loop;	/* from here on conn_loop_free undoes it */
+	cl->index = index;
+	cl->set = set;
+	cl->limits = set->limits;
+	loop->data = cl;
+	if ((r = metrics_new(&cl->metrics)) != 0 || (r = policy_reader_new(store, &cl->reader)) != 0)
+		return r;
+	return 0;
+}
+
+void
+conn_loop_free(struct conn_loop *cl)
+{
+	if (cl->loop == NULL)
+		return;
+	policy_reader_free(cl->reader);
+	cl->reader = NULL;
+	metrics_free(cl->metrics);
+	cl->metrics = NULL;
+	uv_mutex_destroy(&cl->mlock);
+}
+
+void
+conn_loop_metrics(struct conn_loop *cl, struct metrics *out)
+{
+	uv_mutex_lock(&cl->mlock);
+	metrics_add(out, cl->metrics);
+	uv_mutex_unlock(&cl->mlock);
+}
+
 struct conn *
-conn_new(struct worker *w, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
+conn_new(struct conn_loop *cl, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
-	c->w = w;
-	c->d = w->d;
+	c->cl = cl;
 	c->wl = wl;
 	c->ops = ops;
 	c->dir = dir;
 	c->start_ms = clock_now_ms();
-	c->last_io = uv_now(w->loop);
-	c->idle_ms = w->limits.idle_timeout_ms;
+	c->last_io = uv_now(cl->loop);
+	c->idle_ms = cl->limits.idle_timeout_ms;
 	c->reason = "ok";
-	atomic_fetch_add(&wl->refs, 1);	/* wl->active and d->active: daemon_admit */
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
-	uv_timer_init(w->loop, &c->timer);
+	served_ref(wl);	/* the slot itself was reserved by served_admit */
+	c->next = cl->conns;
+	if (cl->conns != NULL)
+		cl->conns->prev = c;
+	cl->conns = c;
+	uv_timer_init(cl->loop, &c->timer);
 	c->timer.data = c;
 	c->timer_open = true;
 	c->open_handles = 1;
-	uv_mutex_lock(&w->mlock);
-	metrics_active(w->metrics, dir, 1);
-	uv_mutex_unlock(&w->mlock);
+	uv_mutex_lock(&cl->mlock);
+	metrics_active(cl->metrics, dir, 1);
+	uv_mutex_unlock(&cl->mlock);
 	return c;
 }
 
 void
 conn_count(struct conn *c, enum metrics_counter k, const char *l1, const char *l2)
 {
-	uv_mutex_lock(&c->w->mlock);
-	metrics_count(c->w->metrics, k, c->dir, l1, l2, 1);
-	uv_mutex_unlock(&c->w->mlock);
+	uv_mutex_lock(&c->cl->mlock);
+	metrics_count(c->cl->metrics, k, c->dir, l1, l2, 1);
+	uv_mutex_unlock(&c->cl->mlock);
 }
 
 static void
 conn_free(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct conn_loop *cl = c->cl;
 	struct accesslog_entry e;
 	const struct spiffe_id *peer = c->tls != NULL ? tls_peer_id(c->tls) : NULL;
 	const char *decision = c->decision != NULL ? c->decision : "error";
@@ -99,19 +141,19 @@ conn_free(struct conn *c)
 	e.trace_id = c->trace_id[0] != '\0' ? c->trace_id : NULL;
 	e.resumed = c->tls != NULL && tls_resumed(c->tls);
 	accesslog_write(&e);
-	uv_mutex_lock(&w->mlock);
-	metrics_count(w->metrics, METRICS_CONNECTIONS, c->dir, decision, c->reason, 1);
-	metrics_bytes(w->metrics, c->dir, c->bytes_in, c->bytes_out);
-	metrics_active(w->metrics, c->dir, -1);
-	uv_mutex_unlock(&w->mlock);
+	uv_mutex_lock(&cl->mlock);
+	metrics_count(cl->metrics, METRICS_CONNECTIONS, c->dir, decision, c->reason, 1);
+	metrics_bytes(cl->metrics, c->dir, c->bytes_in, c->bytes_out);
+	metrics_active(cl->metrics, c->dir, -1);
+	uv_mutex_unlock(&cl->mlock);
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		w->conns = c->next;
+		cl->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	daemon_release(c->wl);
+	served_release(c->wl);
 	tls_session_free(c->tls);
 	if (c->ident != NULL)
 		ident_unref(c->ident);
@@ -168,23 +210,23 @@ conn_abort(struct conn *c, const char *decision, const char *reason)
 }
 
 void
-conn_close_all(struct worker *w)
+conn_close_all(struct conn_loop *cl)
 {
 	struct conn *c, *next;
 
-	for (c = w->conns; c != NULL; c = next) {
+	for (c = cl->conns; c != NULL; c = next) {
 		next = c->next;
 		conn_abort(c, "error", "drain-deadline");
 	}
 }
 
 void
-conn_recheck_all(struct worker *w, bool due_only)
+conn_recheck_all(struct conn_loop *cl, bool due_only)
 {
 	struct conn *c, *next;
 	int64_t now = clock_now_ms() / 1000;
 
-	for (c = w->conns; c != NULL; c = next) {
+	for (c = cl->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->ops->recheck == NULL || (c->st != CONN_SPLICE && c->st != CONN_DIAL_APP))
 			continue;
@@ -200,7 +242,7 @@ static void
 on_deadline(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	uint64_t now = uv_now(c->w->loop);
+	uint64_t now = uv_now(c->cl->loop);
 
 	switch (c->st) {
 	case CONN_HANDSHAKE:
@@ -372,10 +414,10 @@ alloc_net(uv_handle_t *h, size_t hint, uv_buf_t *b)
 
 	(void)hint;
 	if (c->st == CONN_LINGER)
-		room = sizeof(c->w->rbuf);	/* read to discard */
-	if (room > sizeof(c->w->rbuf))
-		room = sizeof(c->w->rbuf);
-	*b = uv_buf_init((char *)c->w->rbuf, (unsigned)room);
+		room = sizeof(c->cl->rbuf);	/* read to discard */
+	if (room > sizeof(c->cl->rbuf))
+		room = sizeof(c->cl->rbuf);
+	*b = uv_buf_init((char *)c->cl->rbuf, (unsigned)room);
 }
 
 static void
@@ -384,7 +426,7 @@ alloc_app(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct conn *c = h->data;
 
 	(void)hint;
-	*b = uv_buf_init((char *)c->w->rbuf, sizeof(c->w->rbuf));
+	*b = uv_buf_init((char *)c->cl->rbuf, sizeof(c->cl->rbuf));
 }
 
 static void
@@ -413,7 +455,7 @@ on_net_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		conn_abort(c, "error", "no-memory");	/* alloc_net sized the read: only ENOMEM */
 		return;
 	}
-	c->last_io = uv_now(c->w->loop);
+	c->last_io = uv_now(c->cl->loop);
 	conn_pump(c);
 }
 
@@ -437,7 +479,7 @@ on_app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		conn_pump(c);
 		return;
 	}
-	c->last_io = uv_now(c->w->loop);
+	c->last_io = uv_now(c->cl->loop);
 	if (c->dir == METRICS_INBOUND)
 		c->bytes_out += (size_t)n;
 	else
@@ -514,21 +556,27 @@ conn_refuse(uv_stream_t *server)
 }
 
 struct conn *
-conn_open(struct worker *w, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops,
+conn_open(struct conn_loop *cl, struct served *wl, enum metrics_dir dir, const struct tunnel_ops *ops,
     uv_stream_t *server)
 {
+	const char *limit;
 	struct ident *id;
 	struct conn *c;
 
-	if (!daemon_admit(w, wl, dir)) {
+	if (!served_admit(wl, &cl->limits, &limit)) {
+		if (limit != NULL) {
+			uv_mutex_lock(&cl->mlock);
+			metrics_count(cl->metrics, METRICS_LIMITS, dir, limit, NULL, 1);
+			uv_mutex_unlock(&cl->mlock);
+		}
 		conn_refuse(server);	/* cheaper than a handshake to say no */
 		return NULL;
 	}
 	id = served_ident(wl);
 	if (id == NULL || (dir == METRICS_INBOUND ? id->server : id->client) == NULL ||
-	    (c = conn_new(w, wl, dir, ops)) == NULL) {
+	    (c = conn_new(cl, wl, dir, ops)) == NULL) {
 		ident_unref(id);
-		daemon_release(wl);
+		served_release(wl);
 		conn_refuse(server);
 		return NULL;
 	}
@@ -546,9 +594,9 @@ conn_accept(struct conn *c, uv_stream_t *server, struct side *s)
 	int r;
 
 	if (server->type == UV_NAMED_PIPE)
-		r = uv_pipe_init(c->w->loop, &s->u.pipe, 0);
+		r = uv_pipe_init(c->cl->loop, &s->u.pipe, 0);
 	else
-		r = uv_tcp_init(c->w->loop, &s->u.tcp);
+		r = uv_tcp_init(c->cl->loop, &s->u.tcp);
 	if (r < 0)
 		return r;
 	s->open = true;
@@ -587,7 +635,7 @@ conn_dial(struct conn *c, struct side *s, const struct addr *to)
 {
 	int r;
 
-	if ((r = uv_tcp_init(c->w->loop, &s->u.tcp)) < 0)
+	if ((r = uv_tcp_init(c->cl->loop, &s->u.tcp)) < 0)
 		return r;
 	s->open = true;
 	s->u.h.data = c;
@@ -601,7 +649,7 @@ void
 conn_start_tls(struct conn *c)
 {
 	c->st = CONN_HANDSHAKE;
-	conn_deadline(c, c->w->limits.handshake_timeout_ms);
+	conn_deadline(c, c->cl->limits.handshake_timeout_ms);
 	conn_pump(c);
 }
 
@@ -784,13 +832,13 @@ conn_pump(struct conn *c)
 static void
 pump_splice(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct conn_loop *cl = c->cl;
 	size_t got, put;
 	int r;
 
 	/* Peer to app, while the app keeps up. */
 	while (!c->app.wbusy && !c->net_read_done) {
-		r = tls_read(c->tls, w->rbuf, sizeof(w->rbuf), &got);
+		r = tls_read(c->tls, cl->rbuf, sizeof(cl->rbuf), &got);
 		if (r == TLS_E_AGAIN)
 			break;
 		if (r == TLS_E_CLOSED) {
@@ -805,7 +853,7 @@ pump_splice(struct conn *c)
 			c->bytes_in += got;
 		else
 			c->bytes_out += got;
-		if (side_send(c, &c->app, w->rbuf, got) != 0) {
+		if (side_send(c, &c->app, cl->rbuf, got) != 0) {
 			conn_abort(c, c->decision, "app-write-failed");
 			return;
 		}

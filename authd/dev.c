@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/daemon.h"
+#include "authd/dev.h"
 #include "authd/log.h"
-#include "authd/proxy.h"
 #include "certs/ca.h"
 #include "certs/error.h"
 #include "common/clock.h"

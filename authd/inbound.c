@@ -12,9 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/inbound.h"
+
+#include "authd/conn.h"
+#include "authd/ident.h"
+#include "authd/listener.h"
 #include "authd/log.h"
-#include "authd/proxy.h"
+#include "authd/served.h"
 #include "common/clock.h"
+#include "wire/connect.h"
 #include "wire/tls.h"
 #include "policy/policy.h"
 
@@ -48,12 +54,12 @@ static void
 in_handshake_done(struct conn *c)
 {
 	c->st = CONN_REQUEST;
-	c->head_cap = c->w->limits.max_header_bytes;
+	c->head_cap = c->cl->limits.max_header_bytes;
 	if ((c->head = malloc(c->head_cap)) == NULL) {
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	conn_deadline(c, c->w->limits.header_timeout_ms);
+	conn_deadline(c, c->cl->limits.header_timeout_ms);
 }
 
 static const struct addr *
@@ -103,7 +109,7 @@ in_head_input(struct conn *c)
 		answer(c, 403, why);
 		return;
 	}
-	r = policy_check(c->w->reader, src, &c->wl->id, req.port, clock_now_ms() / 1000, &dec);
+	r = policy_check(c->cl->reader, src, &c->wl->id, req.port, clock_now_ms() / 1000, &dec);
 	if (r != 0) {
 		/* Per connection at debug: the main loop logs a store fault once and names it in /readyz. */
 		log_debug("policy check failed: %s", policy_strerror(r));
@@ -134,7 +140,7 @@ in_head_input(struct conn *c)
 		c->recheck_at = dec.expires;	/* the tick re-checks it then */
 	}
 	c->st = CONN_DIAL_APP;
-	conn_deadline(c, c->w->limits.connect_timeout_ms);
+	conn_deadline(c, c->cl->limits.connect_timeout_ms);
 	if ((r = conn_dial(c, &c->app, app)) < 0) {
 		c->decision = "error";
 		c->reason = "app-unreachable";
@@ -179,7 +185,7 @@ in_recheck(struct conn *c, int64_t now)
 
 	if (src == NULL || c->decision == NULL || strcmp(c->decision, "audit") == 0)
 		return;
-	if (policy_check(c->w->reader, src, &c->wl->id, c->port, now, &dec) != 0)
+	if (policy_check(c->cl->reader, src, &c->wl->id, c->port, now, &dec) != 0)
 		return;	/* the store failed: keep what was decided; the next check retries */
 	if (dec.verdict == POLICY_ALLOW) {
 		c->recheck_at = dec.expires;	/* maybe another rule, maybe a later expiry */
@@ -220,20 +226,19 @@ on_accept(uv_stream_t *server, int status)
 }
 
 int
-inbound_listen(struct worker *w, struct served *wl)
+inbound_listen(struct conn_loop *cl, struct served *wl)
 {
-	union listener *lh = &wl->lh[w->index];
+	union listener *lh = &wl->lh[cl->index];
 	int r;
 
-	if ((r = uv_tcp_init(w->loop, &lh->tcp)) < 0)
+	if ((r = uv_tcp_init(cl->loop, &lh->tcp)) < 0)
 		return r;
 	lh->h.data = wl;
-	atomic_fetch_add(&wl->refs, 1);
-	atomic_fetch_add(&wl->listeners, 1);
-	wl->listening[w->index] = true;
-	if ((r = worker_bind_tcp(&lh->tcp, &wl->listen)) < 0 ||
+	listener_opened(wl);
+	wl->listening[cl->index] = true;
+	if ((r = listener_bind_tcp(&lh->tcp, &wl->listen)) < 0 ||
 	    (r = uv_listen(&lh->s, 1024, on_accept)) < 0) {
-		wl->listening[w->index] = false;
+		wl->listening[cl->index] = false;
 		listener_close(lh, wl);
 		return r;
 	}

@@ -17,8 +17,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "authd/outbound.h"
+
+#include "authd/conn.h"
+#include "authd/ident.h"
+#include "authd/listener.h"
 #include "authd/log.h"
-#include "authd/proxy.h"
+#include "authd/served.h"
+#include "wire/connect.h"
 #include "wire/tls.h"
 
 static void out_handshake_done(struct conn *c);
@@ -61,7 +67,7 @@ out_dialed(struct conn *c, int status)
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	t = &up->ticket[c->w->index];
+	t = &up->ticket[c->cl->index];
 	if (*t != NULL && (r = tls_session_use_ticket(c->tls, *t)) != 0) {
 		/* Expired peer certificate or another peer: forget it, go full. */
 		tls_ticket_free(*t);
@@ -94,7 +100,7 @@ out_handshake_done(struct conn *c)
 		conn_abort(c, "error", "no-memory");
 		return;
 	}
-	conn_deadline(c, c->w->limits.connect_timeout_ms);
+	conn_deadline(c, c->cl->limits.connect_timeout_ms);
 }
 
 static void
@@ -123,8 +129,8 @@ out_head_input(struct conn *c)
 	}
 	/* A TLS 1.3 ticket arrives after the handshake; tls_read has seen it by now. */
 	if (tls_session_save_ticket(c->tls, &t) == 0) {
-		tls_ticket_free(up->ticket[c->w->index]);
-		up->ticket[c->w->index] = t;
+		tls_ticket_free(up->ticket[c->cl->index]);
+		up->ticket[c->cl->index] = t;
 	}
 	conn_decide(c, "allow", "ok", 0);
 	c->head_used = used;
@@ -147,47 +153,45 @@ on_accept(uv_stream_t *server, int status)
 	c->up = up;
 	util_format(c->peer_addr, sizeof(c->peer_addr), "%s", up->spec->peer);
 	c->st = CONN_DIAL_PEER;
-	conn_deadline(c, c->w->limits.connect_timeout_ms);
+	conn_deadline(c, c->cl->limits.connect_timeout_ms);
 	if (conn_dial(c, &c->net, &up->peer) < 0)
 		conn_abort(c, "error", "peer-unreachable");
 }
 
 int
-outbound_listen(struct worker *w, struct served *wl, struct upstream_rt *up)
+outbound_listen(struct conn_loop *cl, struct served *wl, struct upstream_rt *up)
 {
-	union listener *lh = &up->lh[w->index];
+	union listener *lh = &up->lh[cl->index];
 	int r;
 
 	if (addr_is_unix(&up->listen)) {
 		const char *path = ((const struct sockaddr_un *)&up->listen.ss)->sun_path;
 		struct stat st;
 
-		/* A unix socket cannot be shared: the first worker serves it. */
-		if (w->index != 0)
+		/* A unix socket cannot be shared: the first loop serves it. */
+		if (cl->index != 0)
 			return 0;
-		if ((r = uv_pipe_init(w->loop, &lh->pipe, 0)) < 0)
+		if ((r = uv_pipe_init(cl->loop, &lh->pipe, 0)) < 0)
 			return r;
 		lh->h.data = up;
-		atomic_fetch_add(&wl->refs, 1);
-		atomic_fetch_add(&wl->listeners, 1);
-		up->listening[w->index] = true;
+		listener_opened(wl);
+		up->listening[cl->index] = true;
 		/* A socket left by an earlier run; never anything else. */
 		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 			(void)unlink(path);
 		r = uv_pipe_bind(&lh->pipe, path);
 	} else {
-		if ((r = uv_tcp_init(w->loop, &lh->tcp)) < 0)
+		if ((r = uv_tcp_init(cl->loop, &lh->tcp)) < 0)
 			return r;
 		lh->h.data = up;
-		atomic_fetch_add(&wl->refs, 1);
-		atomic_fetch_add(&wl->listeners, 1);
-		up->listening[w->index] = true;
-		r = worker_bind_tcp(&lh->tcp, &up->listen);
+		listener_opened(wl);
+		up->listening[cl->index] = true;
+		r = listener_bind_tcp(&lh->tcp, &up->listen);
 	}
 	if (r == 0)
 		r = uv_listen(&lh->s, 1024, on_accept);
 	if (r < 0) {
-		up->listening[w->index] = false;
+		up->listening[cl->index] = false;
 		listener_close(lh, wl);
 	}
 	return r;

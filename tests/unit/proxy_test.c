@@ -16,8 +16,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "authd/daemon.h"
 #include "authd/log.h"
-#include "authd/proxy.h"
+#include "wire/connect.h"
 #include "wire/tls.h"
 #include "certs/bundle.h"
 #include "certs/ca.h"

@@ -1,0 +1,280 @@
+/*
+ * Reconciliation: the served set kept equal to the config file's
+ * workloads plus the registry's (new ones served and issued, removed or
+ * changed ones retired), and each new SVID reported back to the registry
+ * for `authctl workload list`. Main loop only.
+ */
+#include "authd/reconcile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include "authd/daemon.h"
+#include "authd/ident.h"
+#include "authd/log.h"
+#include "authd/metrics.h"
+#include "common/clock.h"
+#include "certs/svid.h"
+#include "policy/policy.h"
+#include "policy/registry.h"
+
+void
+reconcile_remove(struct daemon *d, struct served *wl)
+{
+	served_remove(wl);
+	issuance_stop(wl);
+	metrics_svid(d->metrics, wl->key, 0);
+}
+
+struct desired {
+	struct workload *w;
+	bool from_config;
+	bool matched;
+};
+
+struct desired_list {
+	struct desired *v;
+	size_t n, cap;
+	struct workload *reg;	/* registry copies, owned */
+	size_t reg_n, reg_cap;
+};
+
+/*
+ * Whether two listen addresses would share connections. Every loop binds
+ * with SO_REUSEPORT, so the kernel would let two workloads bind one
+ * address and split its connections between them: a peer could reach the
+ * wrong identity's listener. The same port with a wildcard on either side
+ * overlaps too.
+ */
+static bool
+addrs_overlap(const struct addr *a, const struct addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_UNIX)
+		return strcmp(((const struct sockaddr_un *)&a->ss)->sun_path,
+		    ((const struct sockaddr_un *)&b->ss)->sun_path) == 0;
+	if (addr_port(a) != addr_port(b))
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		in_addr_t x = ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+		in_addr_t y = ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+
+		return x == y || x == htonl(INADDR_ANY) || y == htonl(INADDR_ANY);
+	} else {
+		const struct in6_addr *x = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+		const struct in6_addr *y = &((const struct sockaddr_in6 *)&b->ss)->sin6_addr;
+
+		return memcmp(x, y, sizeof(*x)) == 0 || IN6_IS_ADDR_UNSPECIFIED(x) ||
+		    IN6_IS_ADDR_UNSPECIFIED(y);
+	}
+}
+
+/* The addresses wl listens on: its mesh listener and its upstreams'. */
+static size_t
+listen_addrs(const struct served *wl, const struct addr **out)
+{
+	size_t n = 0, i;
+
+	if (wl->spec.listen[0] != '\0')
+		out[n++] = &wl->listen;
+	for (i = 0; i < wl->n_up; i++)
+		out[n++] = &wl->up[i].listen;
+	return n;
+}
+
+/* Whether wl would listen where a served workload already does (logged). */
+static bool
+listen_conflict(struct served_set *set, const struct served *wl)
+{
+	const struct addr *mine[WORKLOAD_UPSTREAMS_MAX + 1], *theirs[WORKLOAD_UPSTREAMS_MAX + 1];
+	const struct served *o;
+	size_t n = listen_addrs(wl, mine), m, i, j;
+	char text[ADDR_TEXT_MAX + 1];
+
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n; j++) {
+			if (addrs_overlap(mine[i], mine[j])) {
+				log_warn("%s: not served: two of its listeners overlap", wl->key);
+				return true;
+			}
+		}
+	}
+	for (o = set->served; o != NULL; o = o->next) {
+		m = listen_addrs(o, theirs);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < m; j++) {
+				if (!addrs_overlap(mine[i], theirs[j]))
+					continue;
+				if (addr_format(mine[i], text, sizeof(text)) != 0)
+					text[0] = '\0';
+				log_warn("%s: not served: %s overlaps a listener of %s", wl->key, text,
+				    o->key);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static int
+collect_registry(const struct workload *w, const struct workload_svid_status *st, void *arg)
+{
+	struct desired_list *l = arg;
+
+	(void)st;
+	if (l->reg_n == l->reg_cap) {
+		size_t cap = l->reg_cap ? l->reg_cap * 2 : 16;
+		struct workload *p = realloc(l->reg, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		l->reg = p;
+		l->reg_cap = cap;
+	}
+	l->reg[l->reg_n++] = *w;
+	return 0;
+}
+
+void
+reconcile_workloads(struct daemon *d)
+{
+	struct desired_list l;
+	struct served *wl, *next;
+	size_t i, j;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	r = registry_list(d->store, collect_registry, &l);
+	if (r != 0) {
+		log_warn("cannot read the workload registry: %s", policy_strerror(r));
+		l.reg_n = 0;
+	}
+	l.cap = d->cfg.n_workloads + l.reg_n;
+	if (l.cap > 0 && (l.v = calloc(l.cap, sizeof(*l.v))) == NULL) {
+		free(l.reg);
+		log_warn("out of memory reloading workloads");
+		return;
+	}
+	for (i = 0; i < d->cfg.n_workloads; i++)
+		l.v[l.n++] = (struct desired){ &d->cfg.workloads[i], true, false };
+	for (i = 0; i < l.reg_n; i++) {
+		bool clash = false;
+
+		for (j = 0; j < d->cfg.n_workloads; j++) {
+			if (strcmp(l.reg[i].ns, d->cfg.workloads[j].ns) == 0 &&
+			    strcmp(l.reg[i].name, d->cfg.workloads[j].name) == 0) {
+				clash = true;
+				break;
+			}
+		}
+		if (clash) {
+			log_warn("registry workload %s/%s is also in the config file; the file wins",
+			    l.reg[i].ns, l.reg[i].name);
+			continue;
+		}
+		l.v[l.n++] = (struct desired){ &l.reg[i], false, false };
+	}
+	/* Drop what is gone or changed; a changed workload is re-created. */
+	for (wl = d->set.served; wl != NULL; wl = next) {
+		bool keep = false;
+
+		next = wl->next;
+		for (i = 0; i < l.n; i++) {
+			if (strcmp(wl->spec.ns, l.v[i].w->ns) != 0 ||
+			    strcmp(wl->spec.name, l.v[i].w->name) != 0)
+				continue;
+			if (memcmp(&wl->spec, l.v[i].w, sizeof(wl->spec)) == 0 &&
+			    wl->from_config == l.v[i].from_config) {
+				keep = true;
+				l.v[i].matched = true;
+			}
+			break;
+		}
+		if (!keep) {
+			log_info("%s: no longer served", wl->key);
+			reconcile_remove(d, wl);
+		}
+	}
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].matched || served_find(&d->set, l.v[i].w->ns, l.v[i].w->name) != NULL)
+			continue;
+		if (served_new(&d->set, l.v[i].w, d->cfg.trust_domain, l.v[i].from_config, &wl) != 0)
+			continue;
+		if (listen_conflict(&d->set, wl)) {
+			served_unref(wl);
+			continue;
+		}
+		served_add(wl);
+		log_info("%s: serving %s", wl->key, wl->id.str);
+		issuance_request(&d->issuance, wl);
+	}
+	free(l.v);
+	free(l.reg);
+	/* Removed workloads' listeners close; limits from a reload apply. */
+	workers_send(&d->workers, WORKER_SYNC);
+}
+
+/*
+ * Write wl's pending SVID status to the registry. On the loop thread:
+ * registry calls must not run concurrently in one process. One commit per
+ * renewal is a small price. A failure (disk or map full) keeps it pending
+ * for the tick to retry, and /readyz says why meanwhile.
+ */
+static bool
+write_status(struct daemon *d, struct served *wl)
+{
+	char why[sizeof(d->store_write_error)];
+	int err = registry_set_status(d->store, wl->spec.ns, wl->spec.name, &wl->status);
+
+	if (err == 0 || err == -ENOENT) {
+		/* -ENOENT: removed from the registry meanwhile; nothing to record. */
+		wl->status_pending = false;
+		return true;
+	}
+	/* A truncated reason is still a reason; logged when it changes, not every retry. */
+	util_format(why, sizeof(why), "cannot record the SVID of %s: %s", wl->key,
+	    policy_strerror(err));
+	if (strcmp(why, d->store_write_error) != 0)
+		log_warn("store: %s (retrying every second)", why);
+	memcpy(d->store_write_error, why, sizeof(why));
+	return false;
+}
+
+void
+reconcile_status(struct daemon *d, struct served *wl)
+{
+	const struct certs_svid *svid = wl->ident->svid;
+	struct workload_svid_status *st = &wl->status;
+
+	if (wl->from_config)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (util_snprintf(st->spiffe_id, sizeof(st->spiffe_id), "%s", wl->id.str) != 0 ||
+	    util_snprintf(st->serial, sizeof(st->serial), "%s", certs_svid_serial(svid)) != 0)
+		return;
+	st->not_after = certs_svid_not_after(svid);
+	st->updated = clock_now_ms() / 1000;
+	wl->status_pending = true;
+	if (write_status(d, wl) && d->store_write_error[0] != '\0')
+		reconcile_status_retry(d);
+}
+
+void
+reconcile_status_retry(struct daemon *d)
+{
+	struct served *wl;
+	bool ok = true;
+
+	for (wl = d->set.served; wl != NULL && ok; wl = wl->next)
+		if (wl->status_pending)
+			ok = write_status(d, wl);
+	if (ok && d->store_write_error[0] != '\0') {
+		log_info("store: SVID statuses recorded again");
+		d->store_write_error[0] = '\0';
+	}
+}
+
