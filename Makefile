@@ -8,6 +8,8 @@
 #   make bench   benchmarks (installs the reference proxies too: mk/deps.sh bench;
 #                figures go to build/bench/; the README quotes them)
 #   make dev     build and run the self-contained dev walkthrough
+#   make check-layers  every include, and the daemon's calls, against the
+#                layer table (docs/architecture.md); part of make test
 #   make install PREFIX=/usr/local
 #
 # V=1 shows every command. Objects live under $(BUILD); -MMD -MP tracks headers.
@@ -93,7 +95,7 @@ FUZZ_SECONDS ?= 300
 # Keep objects make would otherwise treat as intermediate and delete.
 .SECONDARY:
 
-.PHONY: all deps test unit asan fuzz fuzz-build bench dev install check clean distclean
+.PHONY: all deps test unit asan fuzz fuzz-build bench dev install check check-layers clean distclean
 all: $(PROGS) $(TOOL_BINS)
 
 deps:
@@ -164,8 +166,14 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(BUILD)/fuzz
 
+# Includes from the sources; calls from the daemon's objects (nm).
+check-layers: $(BUILD)/lib/libauthd.a
+	$(Q)mk/check-layers.sh
+	$(Q)mk/check-layers.sh --calls $(BUILD)/obj
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz-build
+	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory asan
 	$(Q)BUILD=$(BUILD) tests/run.sh
 
