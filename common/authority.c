@@ -55,25 +55,6 @@ all(const uint8_t *s, size_t n, bool (*pred)(int))
 	return true;
 }
 
-static int
-peek(const struct buf *b)
-{
-	return buf_left(b) > 0 ? b->r[b->off] : -1;
-}
-
-/* Consume the run of bytes that satisfy pred; returns its start, *n its length. */
-static const uint8_t *
-take(struct buf *b, bool (*pred)(int), size_t *n)
-{
-	const uint8_t *start = b->r + b->off;
-	size_t k = 0;
-
-	while (k < buf_left(b) && pred(start[k]))
-		k++;
-	*n = k;
-	return buf_get_bytes(b, k);
-}
-
 /* 4 decimal octets without leading zeros: the only numeric host we take. */
 static bool
 is_dotted_quad(const uint8_t *s, size_t n)
@@ -88,7 +69,7 @@ is_dotted_quad(const uint8_t *s, size_t n)
 
 		if (part > 0 && buf_get_u8(&b) != '.')
 			return false;
-		d = take(&b, is_digit, &dn);
+		d = buf_take(&b, is_digit, &dn);
 		if (dn == 0 || dn > 3 || (dn > 1 && d[0] == '0'))
 			return false;
 		for (size_t i = 0; i < dn; i++)
@@ -144,9 +125,9 @@ authority_parse(const uint8_t *p, size_t len, char host[static AUTHORITY_HOST_MA
 	unsigned long v = 0;
 
 	buf_reader(&b, p, len);
-	if (peek(&b) == '[') {
+	if (buf_peek(&b) == '[') {
 		(void)buf_get_u8(&b);
-		h = take(&b, is_ipv6_char, &hn);
+		h = buf_take(&b, is_ipv6_char, &hn);
 		if (buf_get_u8(&b) != ']' || hn == 0 || hn >= sizeof(ip))
 			return -EINVAL;
 		memcpy(ip, h, hn);
@@ -154,13 +135,13 @@ authority_parse(const uint8_t *p, size_t len, char host[static AUTHORITY_HOST_MA
 		if (inet_pton(AF_INET6, ip, &a6) != 1)
 			return -EINVAL;
 	} else {
-		h = take(&b, is_host_char, &hn);
+		h = buf_take(&b, is_host_char, &hn);
 		if (hn == 0 || hn > AUTHORITY_HOST_MAX || !is_valid_name(h, hn))
 			return -EINVAL;
 	}
 	if (buf_get_u8(&b) != ':')
 		return -EINVAL;
-	d = take(&b, is_digit, &dn);
+	d = buf_take(&b, is_digit, &dn);
 	if (!buf_ok(&b) || buf_left(&b) > 0 || dn == 0 || dn > 5 || d[0] == '0')
 		return -EINVAL;
 	for (size_t i = 0; i < dn; i++)

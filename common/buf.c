@@ -134,3 +134,22 @@ buf_put_u64(struct buf *b, uint64_t v)
 {
 	put_be(b, v, 8);
 }
+
+int
+buf_peek(const struct buf *b)
+{
+	return buf_left(b) > 0 ? b->r[b->off] : -1;
+}
+
+const uint8_t *
+buf_take(struct buf *b, bool (*pred)(int), size_t *n)
+{
+	const uint8_t *s = b->r + b->off;
+	size_t k = 0, left = buf_left(b);
+
+	while (k < left && pred(s[k]))
+		k++;
+	(void)buf_get_bytes(b, k);
+	*n = k;
+	return s;
+}

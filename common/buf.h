@@ -37,6 +37,11 @@ uint64_t buf_get_u64(struct buf *b);
 /* Borrow n bytes in place (NULL on failure). */
 const uint8_t *buf_get_bytes(struct buf *b, size_t n);
 
+/* The next byte, or -1 at the end (nothing consumed). */
+int buf_peek(const struct buf *b);
+/* Consume the run of bytes that satisfy pred; returns its start, *n its length. */
+const uint8_t *buf_take(struct buf *b, bool (*pred)(int), size_t *n);
+
 /* Writers: big-endian integers and raw bytes. */
 void buf_put_u8(struct buf *b, uint8_t v);
 void buf_put_u16(struct buf *b, uint16_t v);

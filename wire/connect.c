@@ -114,17 +114,17 @@ parse_field(const struct http1_line *l, size_t idx, struct field *f)
 	if (idx > CONNECT_HEADERS_MAX)
 		return CONNECT_E_HEADERS;
 	buf_reader(&b, l->s, l->n);
-	if (http1_is_ows(http1_peek(&b)))
+	if (http1_is_ows(buf_peek(&b)))
 		return CONNECT_E_SYNTAX;
-	f->name = http1_take(&b, http1_is_tchar, &f->name_len);
-	c = http1_peek(&b);
+	f->name = buf_take(&b, http1_is_tchar, &f->name_len);
+	c = buf_peek(&b);
 	if (c < 0)
 		return l->complete ? CONNECT_E_SYNTAX : 0;
 	if (c != ':' || f->name_len == 0)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
-	(void)http1_take(&b, http1_is_ows, &n);
-	v = http1_take(&b, http1_is_field_char, &vn);
+	(void)buf_take(&b, http1_is_ows, &n);
+	v = buf_take(&b, http1_is_field_char, &vn);
 	if (buf_left(&b) > 0)
 		return CONNECT_E_SYNTAX;	/* a control byte in the value */
 	while (vn > 0 && http1_is_ows(v[vn - 1]))
@@ -144,10 +144,10 @@ parse_request_line(const struct http1_line *l, struct req_ctx *c)
 	int ch;
 
 	buf_reader(&b, l->s, l->n);
-	m = http1_take(&b, http1_is_tchar, &mn);
+	m = buf_take(&b, http1_is_tchar, &mn);
 	if (mn > METHOD_LEN || memcmp(m, method_connect, mn) != 0)
 		return CONNECT_E_METHOD;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (mn == 0)
@@ -160,10 +160,10 @@ parse_request_line(const struct http1_line *l, struct req_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	t = http1_take(&b, http1_is_token_char, &tn);
+	t = buf_take(&b, http1_is_token_char, &tn);
 	if (tn > AUTHORITY_MAX || !all(t, tn, authority_is_char))
 		return CONNECT_E_TARGET;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (tn == 0)
@@ -176,10 +176,10 @@ parse_request_line(const struct http1_line *l, struct req_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	v = http1_take(&b, http1_is_token_char, &vn);
+	v = buf_take(&b, http1_is_token_char, &vn);
 	if (vn > VERSION_LEN || memcmp(v, version_11, vn) != 0)
 		return CONNECT_E_VERSION;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -318,10 +318,10 @@ parse_status_line(const struct http1_line *l, struct resp_ctx *c)
 	int ch;
 
 	buf_reader(&b, l->s, l->n);
-	v = http1_take(&b, http1_is_token_char, &vn);
+	v = buf_take(&b, http1_is_token_char, &vn);
 	if (vn > VERSION_LEN || memcmp(v, version_11, vn) != 0)
 		return CONNECT_E_VERSION;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -332,10 +332,10 @@ parse_status_line(const struct http1_line *l, struct resp_ctx *c)
 		return CONNECT_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	d = http1_take(&b, http1_is_digit, &dn);
+	d = buf_take(&b, http1_is_digit, &dn);
 	if (dn > 3 || (dn > 0 && (d[0] < '1' || d[0] > '5')))
 		return CONNECT_E_SYNTAX;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (dn < 3)
@@ -345,7 +345,7 @@ parse_status_line(const struct http1_line *l, struct resp_ctx *c)
 		if (ch != ' ')
 			return CONNECT_E_SYNTAX;
 		(void)buf_get_u8(&b);
-		(void)http1_take(&b, http1_is_field_char, &rn);
+		(void)buf_take(&b, http1_is_field_char, &rn);
 		if (buf_left(&b) > 0)
 			return CONNECT_E_SYNTAX;
 	}

@@ -123,10 +123,10 @@ parse_request_line(const struct http1_line *l, struct http_request *req)
 	int ch, err;
 
 	buf_reader(&b, l->s, l->n);
-	m = http1_take(&b, http1_is_tchar, &mn);
+	m = buf_take(&b, http1_is_tchar, &mn);
 	if (!is_prefix(m, mn, "GET") && !is_prefix(m, mn, "HEAD"))
 		return HTTP_E_METHOD;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (mn == 0)
@@ -138,8 +138,8 @@ parse_request_line(const struct http1_line *l, struct http_request *req)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	t = http1_take(&b, http1_is_token_char, &tn);
-	ch = http1_peek(&b);
+	t = buf_take(&b, http1_is_token_char, &tn);
+	ch = buf_peek(&b);
 	err = parse_target(t, tn, ch >= 0 || l->complete, req);
 	if (err != 0 || (ch < 0 && !l->complete))
 		return err;
@@ -151,11 +151,11 @@ parse_request_line(const struct http1_line *l, struct http_request *req)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
 
-	v = http1_take(&b, http1_is_token_char, &vn);
+	v = buf_take(&b, http1_is_token_char, &vn);
 	if (!is_prefix(v, vn < VERSION_LEN - 1 ? vn : VERSION_LEN - 1, version_prefix) ||
 	    vn > VERSION_LEN || (vn == VERSION_LEN && v[vn - 1] != '0' && v[vn - 1] != '1'))
 		return HTTP_E_VERSION;
-	ch = http1_peek(&b);
+	ch = buf_peek(&b);
 	if (ch < 0 && !l->complete)
 		return 0;
 	if (vn == 0)
@@ -221,17 +221,17 @@ parse_field(struct req_ctx *c, const struct http1_line *l)
 	int ch;
 
 	buf_reader(&b, l->s, l->n);
-	if (http1_is_ows(http1_peek(&b)))
+	if (http1_is_ows(buf_peek(&b)))
 		return HTTP_E_SYNTAX;
-	name = http1_take(&b, http1_is_tchar, &name_len);
-	ch = http1_peek(&b);
+	name = buf_take(&b, http1_is_tchar, &name_len);
+	ch = buf_peek(&b);
 	if (ch < 0)
 		return l->complete ? HTTP_E_SYNTAX : 0;
 	if (ch != ':' || name_len == 0)
 		return HTTP_E_SYNTAX;
 	(void)buf_get_u8(&b);
-	(void)http1_take(&b, http1_is_ows, &n);
-	v = http1_take(&b, http1_is_field_char, &vn);
+	(void)buf_take(&b, http1_is_ows, &n);
+	v = buf_take(&b, http1_is_field_char, &vn);
 	if (buf_left(&b) > 0)
 		return HTTP_E_SYNTAX;	/* a control byte in the value */
 	if (!l->complete)

@@ -113,22 +113,3 @@ http1_eq_nocase(const uint8_t *a, size_t an, const char *b, size_t bn)
 			return false;
 	return true;
 }
-
-int
-http1_peek(const struct buf *b)
-{
-	return buf_left(b) > 0 ? b->r[b->off] : -1;
-}
-
-const uint8_t *
-http1_take(struct buf *b, bool (*pred)(int), size_t *n)
-{
-	const uint8_t *s = b->r + b->off;
-	size_t k = 0, left = buf_left(b);
-
-	while (k < left && pred(s[k]))
-		k++;
-	(void)buf_get_bytes(b, k);
-	*n = k;
-	return s;
-}

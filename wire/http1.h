@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct buf;
-
 /* One line of a head: its bytes without the line ending. */
 struct http1_line {
 	const uint8_t *s;
@@ -52,9 +50,4 @@ bool http1_is_token_char(int c);
 bool http1_is_field_char(int c);
 /* ASCII case-insensitive equality of a[0..an) and b[0..bn). */
 bool http1_eq_nocase(const uint8_t *a, size_t an, const char *b, size_t bn);
-
-/* The next byte of b, or -1 at the end. */
-int http1_peek(const struct buf *b);
-/* Consume the run of bytes that satisfy pred; returns its start, *n its length. */
-const uint8_t *http1_take(struct buf *b, bool (*pred)(int), size_t *n);
 #endif

@@ -1,4 +1,4 @@
-/* Target Functions: connect_parse, connect_status */
+/* Target Functions: connect_parse, connect_status, connect_request, authority_parse, authority_format */
 /*
  * Feeds arbitrary bytes to the CONNECT request and response parsers and
  * aborts when a result breaks a property the daemon relies on: a head never

@@ -1,5 +1,5 @@
 /*
- * Address text <-> sockaddr (authd/addr.c): IPv4, bracketed IPv6, unix
+ * Address text <-> sockaddr (common/addr.c): IPv4, bracketed IPv6, unix
  * paths, the port rules, everything that must be refused (names, IPv6
  * without brackets, leading zeros, over-long text), and formatting back.
  */

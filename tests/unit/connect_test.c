@@ -1,5 +1,5 @@
 /*
- * Unit tests for the mesh protocol's CONNECT heads (authd/connect.c):
+ * Unit tests for the mesh protocol's CONNECT heads (wire/connect.c):
  * curl's real head, incremental feeding, the size and field limits, every
  * error code, and round trips between the formatters and the parsers.
  */

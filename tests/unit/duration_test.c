@@ -1,5 +1,5 @@
 /*
- * Unit tests for authd/duration.c: the "1h30m" durations of the command
+ * Unit tests for common/duration.c: the "1h30m" durations of the command
  * line and config files. Pure functions; no crypto, no files.
  */
 #include <errno.h>

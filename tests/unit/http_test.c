@@ -1,5 +1,5 @@
 /*
- * Unit tests for the admin server's HTTP (authd/http.c): real client
+ * Unit tests for the admin server's HTTP (wire/http.c): real client
  * heads (curl, Prometheus), every error code, the size limits, prefix
  * stability (every prefix of every case, and random cuts of random
  * mutations, either ask for more or fail exactly as the whole head), and

@@ -1,5 +1,5 @@
 /*
- * The workload registry (authd/registry.c) on a real LMDB file in a temp
+ * The workload registry (policy/registry.c) on a real LMDB file in a temp
  * dir: put/get/list/remove, the revision, SVID status, replace, the
  * errors (-EEXIST, -ENOENT, -EINVAL), read-only stores, damaged records,
  * the WORKLOAD_MAX bound, and a full map that leaves the store unchanged,

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the capped text buffer (authd/strbuf.c): growth, the hard
+ * Unit tests for the capped text buffer (common/strbuf.c): growth, the hard
  * cap and its sticky failure, reset, printf, JSON strings with UTF-8
  * validation, and Prometheus label escaping.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for authd/tls.c: a client and a server session talking through
+ * Unit tests for wire/tls.c: a client and a server session talking through
  * memory, with SVIDs from throwaway CAs. Full handshakes, data both ways,
  * resumption with the peer identity kept, each identity failure with its
  * reason, and hostile or careless use of the buffers.

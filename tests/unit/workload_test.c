@@ -1,5 +1,5 @@
 /*
- * Workloads (authd/workload.c) and their records (authd/registry_record.c):
+ * Workloads (policy/workload.c) and their records (policy/registry_record.c):
  * what validation accepts and everything it must refuse, the SPIFFE ID, and
  * the codecs: exact round trips, the size bound, and truncated, padded or
  * garbage records refused as POLICY_E_CORRUPT.
