@@ -4,6 +4,8 @@
 # authctl picked up live (and its SVID reported back), a policy change
 # without restart, SIGHUP with a broken config (refused, still serving) and
 # SIGTERM (drains, exit 0).
+# Fixed ports (the dev node's too): in a network namespace of its own.
+T_PRIVATE_NETNS=1
 . "$(dirname "$0")/../lib/testlib.sh"
 AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 [ -x "$AUTHD" ] || { echo "daemon_cli: $AUTHD not built"; exit 1; }

@@ -3,6 +3,8 @@
 # access log, and a store that outgrew authd's map. Each gets a clear error,
 # authd keeps serving with what it had, /readyz says why, and it recovers
 # when the fault goes. The disk is a small tmpfs (we run as root).
+# Fixed ports (the dev node's too): in a network namespace of its own.
+T_PRIVATE_NETNS=1
 . "$(dirname "$0")/../lib/testlib.sh"
 AUTHD=${AUTHD:-$ROOT/$BUILD/authd}
 APP=${APP_TOOL:-$ROOT/$BUILD/tools/app_tool}

@@ -4,6 +4,14 @@
 # Every script gets a private temp dir $T, removed on exit (kept with KEEP=1).
 
 set -u
+# A suite that binds fixed loopback ports (the dev node's among them) sets
+# T_PRIVATE_NETNS=1 before sourcing this file: it then runs in a network
+# namespace of its own with only loopback, so it collides neither with a
+# `make dev` on the host nor with another suite. Needs root, as CI has.
+if [ "${T_PRIVATE_NETNS:-0}" = 1 ] && [ "${T_IN_PRIVATE_NETNS:-0}" != 1 ]; then
+	export T_IN_PRIVATE_NETNS=1
+	exec unshare --net -- bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_FAIL=0
