@@ -37,6 +37,18 @@ struct pol_opts {
 	int dry_run;
 	int64_t now;
 	char who[160];
+	unsigned given;		/* the P_* options on the command line */
+};
+
+/* Options, as bits: each subcommand says which it takes (pol_cmds). */
+enum {
+	P_FROM = 1 << 0, P_TO = 1 << 1, P_PORT = 1 << 2, P_EXPIRES = 1 << 3, P_COMMENT = 1 << 4,
+	P_FILE = 1 << 5, P_OUTPUT = 1 << 6, P_DRY = 1 << 7, P_KEY = 1 << 8, P_PUB = 1 << 9,
+	P_SIG = 1 << 10, P_OUT = 1 << 11, P_AT = 1 << 12, P_LAST = 1 << 13,
+};
+static const char *const p_names[] = {
+	"--from", "--to", "--port", "--expires", "--comment", "-f/--file", "-o/--output",
+	"--dry-run", "--key", "--pub", "--sig", "--out", "--at", "-n",
 };
 
 enum { O_DB = 256, O_FROM, O_TO, O_PORT, O_EXPIRES, O_COMMENT, O_DRY, O_KEY, O_PUB, O_SIG,
@@ -67,11 +79,13 @@ static const char pol_usage[] =
     "usage: authctl policy SUBCOMMAND [OPTIONS]\n"
     "\n"
     "  allow --from SEL --to SEL [--port P|A-B|P,Q|all] [--expires 2h|RFC3339] [--comment TEXT]\n"
-    "  revoke ID | revoke --from SEL --to SEL\n"
+    "  revoke ID | revoke --from SEL --to SEL   (every rule between the two; no --port)\n"
     "  list [--from SEL] [--to SEL] [-o table|json]\n"
     "  check --from ID --to ID --port P [--at TIME]\n"
     "        ALLOW and the rule (exit 0), AUDIT would-deny (exit 0), or DENY and why (exit 1)\n"
-    "  apply -f FILE [--dry-run]     make the store hold exactly the rules in FILE\n"
+    "  apply -f FILE [--dry-run] [--pub FILE --sig SIGFILE]\n"
+    "                                make the store hold exactly the rules in FILE\n"
+    "                                (signed: verified first; a bad signature writes nothing)\n"
     "  export [-o yaml|json]         the rules as an AllowList document apply accepts\n"
     "  history [-n N]                the last N writes (default 20): revision, time, who, what\n"
     "  audit                         list destinations in audit mode\n"
@@ -130,20 +144,21 @@ parse_opts(int argc, char **argv, struct pol_opts *o)
 	while ((c = getopt_long(argc, argv, "hf:o:n:", pol_long_opts, NULL)) != -1) {
 		switch (c) {
 		case O_DB: o->db = optarg; break;
-		case O_FROM: o->from = optarg; break;
-		case O_TO: o->to = optarg; break;
-		case O_PORT: o->port = optarg; break;
-		case O_EXPIRES: o->expires = optarg; break;
-		case O_COMMENT: o->comment = optarg; break;
-		case O_DRY: o->dry_run = 1; break;
-		case O_KEY: o->key = optarg; break;
-		case O_PUB: o->pub = optarg; break;
-		case O_SIG: o->sig = optarg; break;
-		case O_OUT: o->out = optarg; break;
-		case O_AT: o->at = optarg; break;
-		case 'f': o->file = optarg; break;
-		case 'o': o->output = optarg; break;
+		case O_FROM: o->from = optarg; o->given |= P_FROM; break;
+		case O_TO: o->to = optarg; o->given |= P_TO; break;
+		case O_PORT: o->port = optarg; o->given |= P_PORT; break;
+		case O_EXPIRES: o->expires = optarg; o->given |= P_EXPIRES; break;
+		case O_COMMENT: o->comment = optarg; o->given |= P_COMMENT; break;
+		case O_DRY: o->dry_run = 1; o->given |= P_DRY; break;
+		case O_KEY: o->key = optarg; o->given |= P_KEY; break;
+		case O_PUB: o->pub = optarg; o->given |= P_PUB; break;
+		case O_SIG: o->sig = optarg; o->given |= P_SIG; break;
+		case O_OUT: o->out = optarg; o->given |= P_OUT; break;
+		case O_AT: o->at = optarg; o->given |= P_AT; break;
+		case 'f': o->file = optarg; o->given |= P_FILE; break;
+		case 'o': o->output = optarg; o->given |= P_OUTPUT; break;
 		case 'n':
+			o->given |= P_LAST;
 			errno = 0;
 			o->last = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || o->last < 0) {
@@ -595,6 +610,41 @@ read_set(const char *file, struct policy_set *set, uint8_t **data, size_t *len)
 	return 0;
 }
 
+/*
+ * Whether set (read from o->file) carries a good signature: the one in
+ * o->sig, by the key in o->pub. Returns CTL_OK, CTL_NO (a bad signature,
+ * said on stdout) or another exit code with the reason on stderr.
+ */
+static int
+check_signature(const struct pol_opts *o, const struct policy_set *set)
+{
+	char *canon = NULL;
+	uint8_t *sig = NULL;
+	size_t clen = 0, slen = 0;
+	int err, rc;
+
+	if ((err = policy_set_canonical(set, &canon, &clen)) != 0)
+		return fail_policy("bundle", err);
+	err = util_read_file(o->sig, 4096, &sig, &slen);
+	if (err != 0) {
+		ctl_err("%s: %s", o->sig, err == -EFBIG ? "too large for a signature" : strerror(-err));
+		rc = CTL_USAGE;
+		goto out;
+	}
+	err = policy_verify(o->pub, (const uint8_t *)canon, clen, (const char *)sig, slen);
+	if (err == POLICY_E_SIGNATURE) {
+		printf("BAD SIGNATURE: %s was not signed by the key in %s, or has changed since\n",
+		    o->file, o->pub);
+		rc = CTL_NO;
+		goto out;
+	}
+	rc = err != 0 ? fail_policy(o->pub, err) : CTL_OK;
+out:
+	free(canon);
+	free(sig);
+	return rc;
+}
+
 static int
 cmd_apply(int argc, char **argv, struct pol_opts *o)
 {
@@ -613,8 +663,17 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 		ctl_err("policy apply: -f FILE is required");
 		return CTL_USAGE;
 	}
+	if ((o->pub == NULL) != (o->sig == NULL)) {
+		ctl_err("policy apply: --pub FILE and --sig FILE go together");
+		return CTL_USAGE;
+	}
 	if ((rc = read_set(o->file, &set, &data, &len)) != 0)
 		goto out;
+	/* A signed apply is verified before anything is opened for writing. */
+	if (o->sig != NULL && (rc = check_signature(o, &set)) != CTL_OK) {
+		ctl_err("policy apply: %s not applied; the store is unchanged", o->file);
+		goto out;
+	}
 	for (size_t i = 0; i < set.n; i++) {
 		if (set.rules[i].expires != 0 && set.rules[i].expires <= o->now) {
 			ctl_err("%s: spec.rules[%zu].expires: that time has passed", o->file, i);
@@ -870,9 +929,9 @@ cmd_bundle(int argc, char **argv, struct pol_opts *o)
 {
 	const char *action = optind < argc ? argv[optind] : "";
 	struct policy_set set;
-	uint8_t *data = NULL, *sig = NULL;
+	uint8_t *data = NULL;
 	char *canon = NULL, sigb64[POLICY_SIG_B64_LEN + 2];
-	size_t len = 0, clen = 0, slen = 0;
+	size_t len = 0, clen = 0;
 	int err, rc;
 
 	memset(&set, 0, sizeof(set));
@@ -891,11 +950,11 @@ cmd_bundle(int argc, char **argv, struct pol_opts *o)
 	}
 	if ((rc = read_set(o->file, &set, &data, &len)) != 0)
 		goto out;
-	if ((err = policy_set_canonical(&set, &canon, &clen)) != 0) {
-		rc = fail_policy("bundle", err);
-		goto out;
-	}
 	if (strcmp(action, "sign") == 0) {
+		if ((err = policy_set_canonical(&set, &canon, &clen)) != 0) {
+			rc = fail_policy("bundle", err);
+			goto out;
+		}
 		err = policy_sign(o->key, (const uint8_t *)canon, clen, sigb64);
 		if (err != 0) {
 			rc = fail_policy(o->key, err);
@@ -917,28 +976,12 @@ cmd_bundle(int argc, char **argv, struct pol_opts *o)
 		}
 		goto out;
 	}
-	err = util_read_file(o->sig, 4096, &sig, &slen);
-	if (err != 0) {
-		ctl_err("%s: %s", o->sig, err == -EFBIG ? "too large for a signature" : strerror(-err));
-		rc = CTL_USAGE;
+	if ((rc = check_signature(o, &set)) != CTL_OK)
 		goto out;
-	}
-	err = policy_verify(o->pub, (const uint8_t *)canon, clen, (const char *)sig, slen);
-	if (err == POLICY_E_SIGNATURE) {
-		printf("BAD SIGNATURE: %s was not signed by the key in %s, or has changed since\n",
-		    o->file, o->pub);
-		rc = CTL_NO;
-		goto out;
-	}
-	if (err != 0) {
-		rc = fail_policy(o->pub, err);
-		goto out;
-	}
 	printf("OK: %s (%zu rules) is signed by %s\n", o->file, set.n, o->pub);
 out:
 	policy_set_free(&set);
 	free(data);
-	free(sig);
 	free(canon);
 	return rc;
 }
@@ -973,22 +1016,40 @@ cmd_verify_db(int argc, char **argv, struct pol_opts *o)
 	return CTL_OK;
 }
 
+/* Every subcommand with the options it takes (besides --store): any other is refused. */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct pol_opts *o);
+	unsigned takes;
 } pol_cmds[] = {
-	{ "allow", cmd_allow },
-	{ "revoke", cmd_revoke },
-	{ "list", cmd_list },
-	{ "check", cmd_check },
-	{ "apply", cmd_apply },
-	{ "export", cmd_export },
-	{ "history", cmd_history },
-	{ "audit", cmd_audit },
-	{ "keygen", cmd_keygen },
-	{ "bundle", cmd_bundle },
-	{ "verify-db", cmd_verify_db },
+	{ "allow", cmd_allow, P_FROM | P_TO | P_PORT | P_EXPIRES | P_COMMENT },
+	{ "revoke", cmd_revoke, P_FROM | P_TO },
+	{ "list", cmd_list, P_FROM | P_TO | P_OUTPUT },
+	{ "check", cmd_check, P_FROM | P_TO | P_PORT | P_AT },
+	{ "apply", cmd_apply, P_FILE | P_DRY | P_PUB | P_SIG },
+	{ "export", cmd_export, P_OUTPUT },
+	{ "history", cmd_history, P_LAST },
+	{ "audit", cmd_audit, P_TO },
+	{ "keygen", cmd_keygen, P_KEY | P_PUB },
+	{ "bundle", cmd_bundle, P_FILE | P_KEY | P_PUB | P_SIG | P_OUT },
+	{ "verify-db", cmd_verify_db, 0 },
 };
+
+/* An option the subcommand does not take is an error, never ignored. */
+static int
+refuse_extra(const char *cmd, unsigned given, unsigned takes)
+{
+	unsigned extra = given & ~takes;
+
+	for (size_t i = 0; i < AD_ARRAY_LEN(p_names); i++) {
+		if (extra & (1u << i)) {
+			ctl_err("policy %s does not take %s (see 'authctl policy --help')", cmd,
+			    p_names[i]);
+			return CTL_USAGE;
+		}
+	}
+	return 0;
+}
 
 int
 ctl_policy_main(int argc, char **argv)
@@ -1006,6 +1067,8 @@ ctl_policy_main(int argc, char **argv)
 		rc = parse_opts(argc - 1, argv + 1, &o);
 		if (rc < 0)
 			return CTL_OK;
+		if (rc == 0)
+			rc = refuse_extra(pol_cmds[i].name, o.given, pol_cmds[i].takes);
 		return rc != 0 ? rc : pol_cmds[i].fn(argc - 1, argv + 1, &o);
 	}
 	ctl_err("policy: unknown subcommand '%s'", argv[1]);

@@ -128,6 +128,35 @@ check_exit "bad signature exits 1" 1 $P bundle verify -f "$T/tampered.yaml" --pu
 $P keygen --key "$T/other.key" --pub "$T/other.pub" >/dev/null
 check_exit "another key's public half rejects it" 1 $P bundle verify -f "$T/set.yaml" --pub "$T/other.pub" --sig "$T/set.sig"
 
+# A signed apply verifies first; a bad signature or a lone half writes nothing.
+before=$(state)
+check_exit "apply with a bad signature exits 1" 1 \
+	$P apply -f "$T/tampered.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+cp "$T/.out" "$T/said"
+check_output "... says it was not applied" "not applied; the store is unchanged" cat "$T/said"
+check_exit "apply with another key's public half exits 1" 1 \
+	$P apply -f "$T/set.yaml" --pub "$T/other.pub" --sig "$T/set.sig"
+check_exit "apply with --sig but no --pub exits 2" 2 $P apply -f "$T/set.yaml" --sig "$T/set.sig"
+check_exit "apply with --pub but no --sig exits 2" 2 $P apply -f "$T/set.yaml" --pub "$T/sign.pub"
+check_eq "store unchanged after every refused signed apply" "$(state)" "$before"
+check "apply with a good signature applies" $P apply -f "$T/set.yaml" --pub "$T/sign.pub" --sig "$T/set.sig"
+
+# --- options a subcommand does not take: refused, never ignored ---------------------------
+before=$(state)
+check_exit "revoke --port exits 2 (it would revoke every port)" 2 $P revoke --from $A --to $B --port 80
+cp "$T/.out" "$T/said"
+check_output "... and says revoke takes no --port" "policy revoke does not take --port" cat "$T/said"
+check_exit "check -o json exits 2 (it prints no JSON)" 2 $P check -o json --from $A --to $B --port 1
+check_exit "history -o json exits 2" 2 $P history -o json
+check_exit "audit -o json exits 2" 2 $P audit -o json
+cp "$T/.out" "$T/said"
+check_output "... naming the option" "policy audit does not take -o/--output" cat "$T/said"
+check_exit "allow --dry-run exits 2" 2 $P allow --from $A --to $B --dry-run
+check_exit "list --expires exits 2" 2 $P list --expires 1h
+check_exit "verify-db -f exits 2" 2 $P verify-db -f "$T/set.yaml"
+check_exit "apply --key exits 2" 2 $P apply -f "$T/set.yaml" --key "$T/sign.key"
+check_eq "store unchanged after every refused option" "$(state)" "$before"
+
 # --- foreign and damaged files ---------------------------------------------------------
 printf 'not a database\n' >"$T/text.mdb"
 check_output "a text file at --db is a clear error" "not an authd policy store" $P list --db "$T/text.mdb"
