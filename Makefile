@@ -169,7 +169,7 @@ fuzz: fuzz-build
 # Includes from the sources; calls from the daemon's objects (nm).
 check-layers: $(BUILD)/lib/libauthd.a
 	$(Q)mk/check-layers.sh
-	$(Q)mk/check-layers.sh --calls $(BUILD)/obj
+	$(Q)mk/check-layers.sh --calls $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz-build

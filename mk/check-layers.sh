@@ -2,7 +2,8 @@
 # The layer rules of docs/architecture.md, checked.
 #
 #   mk/check-layers.sh [ROOT]            every #include "..." in the source tree
-#   mk/check-layers.sh --calls OBJDIR    the daemon's objects: which file calls which
+#   mk/check-layers.sh --calls OBJ...    the daemon's objects: which file calls which
+#                                        (or one directory: its authd/*.o)
 #
 # Folders are layers and dependence points down only: a file may include a
 # header of its own folder or of a folder its folder may use; inside authd/,
@@ -98,18 +99,23 @@ check_includes() {
 	done < <(git ls-files -z -- '*.c' '*.h' 2>/dev/null | xargs -0 -r grep -nE '^[[:space:]]*#[[:space:]]*include' --)
 }
 
-# check_calls OBJDIR: OBJDIR/authd/*.o, by what each defines and calls.
+# check_calls OBJ...: the daemon's objects, by what each defines and calls.
+# Only the objects named count, so a stale one left in a build directory
+# by a file that has moved does not.
 check_calls() {
-	local dir=$1 o name r tr sym caller callee
+	local o name r tr sym caller callee
 	declare -A def=()
-	local edges
+	local edges objs=("$@")
+	if [ ${#objs[@]} -eq 1 ] && [ -d "${objs[0]}" ]; then
+		objs=("${objs[0]}"/authd/*.o)
+	fi
 	edges=$(mktemp)
-	for o in "$dir"/authd/*.o; do
-		[ -f "$o" ] || { echo "check-layers: no objects in $dir/authd" >&2; exit 2; }
+	for o in "${objs[@]}"; do
+		[ -f "$o" ] || { echo "check-layers: no object $o" >&2; exit 2; }
 		name=$(basename "$o" .o)
 		while read -r sym; do def[$sym]=$name; done < <(nm --defined-only -g "$o" | awk '$2 ~ /[TDBR]/ {print $3}')
 	done
-	for o in "$dir"/authd/*.o; do
+	for o in "${objs[@]}"; do
 		caller=$(basename "$o" .o)
 		r=$(rank_of "$caller")
 		if [ -z "$r" ]; then
@@ -145,8 +151,9 @@ check_calls() {
 }
 
 if [ "${1:-}" = --calls ]; then
-	[ -n "${2:-}" ] || { echo "usage: $0 --calls OBJDIR" >&2; exit 2; }
-	check_calls "$2"
+	[ -n "${2:-}" ] || { echo "usage: $0 --calls OBJ... | OBJDIR" >&2; exit 2; }
+	shift
+	check_calls "$@"
 else
 	check_includes "${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 fi
