@@ -102,12 +102,20 @@ conn_new(struct conn_loop *cl, struct served *wl, enum metrics_dir dir, const st
 	return c;
 }
 
+/* Count into cl's metrics (locked: the admin handler reads them). */
+static void
+loop_count(struct conn_loop *cl, enum metrics_counter k, enum metrics_dir dir, const char *l1,
+    const char *l2)
+{
+	uv_mutex_lock(&cl->mlock);
+	metrics_count(cl->metrics, k, dir, l1, l2, 1);
+	uv_mutex_unlock(&cl->mlock);
+}
+
 void
 conn_count(struct conn *c, enum metrics_counter k, const char *l1, const char *l2)
 {
-	uv_mutex_lock(&c->cl->mlock);
-	metrics_count(c->cl->metrics, k, c->dir, l1, l2, 1);
-	uv_mutex_unlock(&c->cl->mlock);
+	loop_count(c->cl, k, c->dir, l1, l2);
 }
 
 static void
@@ -564,11 +572,8 @@ conn_open(struct conn_loop *cl, struct served *wl, enum metrics_dir dir, const s
 	struct conn *c;
 
 	if (!served_admit(wl, &cl->limits, &limit)) {
-		if (limit != NULL) {
-			uv_mutex_lock(&cl->mlock);
-			metrics_count(cl->metrics, METRICS_LIMITS, dir, limit, NULL, 1);
-			uv_mutex_unlock(&cl->mlock);
-		}
+		if (limit != NULL)
+			loop_count(cl, METRICS_LIMITS, dir, limit, NULL);
 		conn_refuse(server);	/* cheaper than a handshake to say no */
 		return NULL;
 	}
