@@ -41,6 +41,8 @@ readiness(struct daemon *d, int64_t now, struct strbuf *out)
 		NOT_READY("store: %s\n", d->store_write_error);
 	if (log_err != 0)
 		NOT_READY("access log: write failed: %s\n", strerror(log_err));
+	for (size_t i = 0; i < d->n_refused; i++)
+		NOT_READY("%s: not served: %s\n", d->refused[i].key, d->refused[i].why);
 	for (wl = d->set.served; wl != NULL; wl = wl->next) {
 		if (served_ready(wl, now))
 			continue;

@@ -60,7 +60,7 @@ check_revisions(struct daemon *d)
 	if (err == 0 && reg != d->registry_rev) {
 		d->registry_rev = reg;
 		if (!d->draining)
-			reconcile_workloads(d);
+			(void)reconcile_workloads(d);	/* refusals are kept and logged */
 	}
 	prev = d->policy_rev;
 	if (err == 0)
@@ -111,6 +111,8 @@ on_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 
 	check_revisions(d);
+	if (!d->draining && reconcile_retry_due(d))
+		(void)reconcile_workloads(d);
 	reconcile_status_retry(d);
 	served_prune(&d->set);
 	if (!d->draining) {
@@ -196,7 +198,7 @@ reload(struct daemon *d)
 	d->set.limits = c.limits;
 	uv_mutex_unlock(&d->set.lock);
 	log_info("SIGHUP: configuration reloaded (%zu workloads in the file)", c.n_workloads);
-	reconcile_workloads(d);
+	(void)reconcile_workloads(d);	/* refusals are kept and logged */
 }
 
 static void
@@ -237,9 +239,8 @@ make_parent(const char *path)
 }
 
 /*
- * One daemon per store. Its listeners use SO_REUSEPORT (one per loop), so a
- * second authd started by mistake would bind the same ports and silently
- * take half the connections; the lock makes it refuse to start instead.
+ * One daemon per store: a second authd started by mistake on the same
+ * store says so at once (its listeners would fail to bind anyway, bound.h).
  */
 static int
 lock_store(struct daemon *d)
@@ -353,7 +354,10 @@ start(struct daemon *d)
 		d->registry_rev = 0;
 	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
 	ca_watch_start(d);
-	reconcile_workloads(d);
+	if ((r = reconcile_workloads(d)) != 0) {
+		log_warn("not starting: an address authd must serve is not free (%s)", strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
@@ -389,6 +393,7 @@ daemon_run(struct daemon *d)
 	daemon_close_handles(d->loop);
 	workers_stop(&d->workers);
 	served_set_free(&d->set);
+	free(d->refused);
 	accesslog_close();
 	metrics_free(d->metrics);
 	policy_reader_free(d->reader);

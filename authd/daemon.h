@@ -28,6 +28,14 @@ struct metrics;
 struct policy_reader;
 struct policy_store;
 
+/* A workload of the config file or the registry that is not served, and why (reconcile.c). */
+struct refusal {
+	char key[SERVED_KEY_MAX + 1];	/* "NS/NAME" */
+	char why[160];
+	bool from_config;
+	bool busy;			/* an address in use: tried again on the tick */
+};
+
 struct daemon {
 	uv_loop_t *loop;
 	struct config cfg;
@@ -49,6 +57,8 @@ struct daemon {
 	struct workers workers;
 	struct issuance issuance;	/* holds the current trust */
 	int lock_fd;			/* flock on STORE.authd-lock: one daemon per store */
+	struct refusal *refused;	/* the last reconcile's, for /readyz and /workloads */
+	size_t n_refused;
 	uint64_t policy_rev, registry_rev;
 	bool draining;
 	bool drain_forced;		/* the deadline passed; WORKER_CLOSE_ALL sent */

@@ -231,15 +231,15 @@ inbound_listen(struct conn_loop *cl, struct served *wl)
 	union listener *lh = &wl->lh[cl->index];
 	int r;
 
-	if ((r = uv_tcp_init(cl->loop, &lh->tcp)) < 0)
+	if ((r = listener_init(cl->loop, lh, &wl->listen)) < 0)
 		return r;
 	lh->h.data = wl;
 	listener_opened(wl);
 	wl->listening[cl->index] = true;
-	if ((r = listener_bind_tcp(&lh->tcp, &wl->listen)) < 0 ||
+	if ((r = listener_bind(lh, wl, &wl->listen)) < 0 ||
 	    (r = uv_listen(&lh->s, 1024, on_accept)) < 0) {
 		wl->listening[cl->index] = false;
-		listener_close(lh, wl);
+		listener_close(lh, wl, &wl->listen);
 		return r;
 	}
 	return 0;

@@ -1,36 +1,34 @@
 /*
- * Listening sockets: SO_REUSEPORT binding and the workload references
- * their handles hold.
+ * Listening handles: a loop's duplicate of a bound socket, and the
+ * workload references they hold.
  */
 #include "authd/listener.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "authd/bound.h"
 #include "authd/served.h"
 
 int
-listener_bind_tcp(uv_tcp_t *h, const struct addr *a)
+listener_init(uv_loop_t *loop, union listener *lh, const struct addr *a)
 {
-	int fd, one = 1, r;
+	return addr_is_unix(a) ? uv_pipe_init(loop, &lh->pipe, 0) : uv_tcp_init(loop, &lh->tcp);
+}
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
-		r = -errno;
-		close(fd);
+int
+listener_bind(union listener *lh, struct served *wl, const struct addr *a)
+{
+	struct bound_set *b = &wl->set->bound;
+	int fd, r;
+
+	if ((r = bound_take(b, a, &fd)) != 0)
 		return r;
-	}
-	if ((r = uv_tcp_open(h, fd)) < 0) {
+	r = lh->h.type == UV_NAMED_PIPE ? uv_pipe_open(&lh->pipe, fd) : uv_tcp_open(&lh->tcp, fd);
+	if (r < 0) {
 		close(fd);
-		return r;
+		bound_give(b, a);
 	}
-	return 0;
+	return r;
 }
 
 void
@@ -50,10 +48,17 @@ on_listener_closed(uv_handle_t *h)
 }
 
 void
-listener_close(union listener *lh, struct served *wl)
+listener_close(union listener *lh, struct served *wl, const struct addr *a)
 {
+	uv_os_fd_t fd;
+	bool bound;
+
 	if (uv_is_closing(&lh->h))
 		return;
+	/* Only listener_bind gives a listener a descriptor. */
+	bound = uv_fileno(&lh->h, &fd) == 0;
 	lh->h.data = wl;
-	uv_close(&lh->h, on_listener_closed);
+	uv_close(&lh->h, on_listener_closed);	/* closes the descriptor now */
+	if (bound)
+		bound_give(&wl->set->bound, a);
 }

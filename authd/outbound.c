@@ -13,8 +13,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "authd/outbound.h"
@@ -164,35 +162,17 @@ outbound_listen(struct conn_loop *cl, struct served *wl, struct upstream_rt *up)
 	union listener *lh = &up->lh[cl->index];
 	int r;
 
-	if (addr_is_unix(&up->listen)) {
-		const char *path = ((const struct sockaddr_un *)&up->listen.ss)->sun_path;
-		struct stat st;
-
-		/* A unix socket cannot be shared: the first loop serves it. */
-		if (cl->index != 0)
-			return 0;
-		if ((r = uv_pipe_init(cl->loop, &lh->pipe, 0)) < 0)
-			return r;
-		lh->h.data = up;
-		listener_opened(wl);
-		up->listening[cl->index] = true;
-		/* A socket left by an earlier run; never anything else. */
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			(void)unlink(path);
-		r = uv_pipe_bind(&lh->pipe, path);
-	} else {
-		if ((r = uv_tcp_init(cl->loop, &lh->tcp)) < 0)
-			return r;
-		lh->h.data = up;
-		listener_opened(wl);
-		up->listening[cl->index] = true;
-		r = listener_bind_tcp(&lh->tcp, &up->listen);
-	}
+	if ((r = listener_init(cl->loop, lh, &up->listen)) < 0)
+		return r;
+	lh->h.data = up;
+	listener_opened(wl);
+	up->listening[cl->index] = true;
+	r = listener_bind(lh, wl, &up->listen);
 	if (r == 0)
 		r = uv_listen(&lh->s, 1024, on_accept);
 	if (r < 0) {
 		up->listening[cl->index] = false;
-		listener_close(lh, wl);
+		listener_close(lh, wl, &up->listen);
 	}
 	return r;
 }

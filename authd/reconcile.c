@@ -32,7 +32,9 @@ reconcile_remove(struct daemon *d, struct served *wl)
 struct desired {
 	struct workload *w;
 	bool from_config;
-	bool matched;
+	bool matched;			/* served already, unchanged */
+	bool busy;			/* see struct refusal */
+	char why[sizeof(((struct refusal *)0)->why)];	/* not served: why */
 };
 
 struct desired_list {
@@ -43,11 +45,10 @@ struct desired_list {
 };
 
 /*
- * Whether two listen addresses would share connections. Every loop binds
- * with SO_REUSEPORT, so the kernel would let two workloads bind one
- * address and split its connections between them: a peer could reach the
- * wrong identity's listener. The same port with a wildcard on either side
- * overlaps too.
+ * Whether two listen addresses would share connections: the same address,
+ * or the same port with a wildcard on either side. The kernel refuses the
+ * second bind of such a pair (bound.h); checking first names the workload
+ * that holds it.
  */
 static bool
 addrs_overlap(const struct addr *a, const struct addr *b)
@@ -73,50 +74,102 @@ addrs_overlap(const struct addr *a, const struct addr *b)
 	}
 }
 
-/* The addresses wl listens on: its mesh listener and its upstreams'. */
-static size_t
-listen_addrs(const struct served *wl, const struct addr **out)
-{
-	size_t n = 0, i;
-
-	if (wl->spec.listen[0] != '\0')
-		out[n++] = &wl->listen;
-	for (i = 0; i < wl->n_up; i++)
-		out[n++] = &wl->up[i].listen;
-	return n;
-}
-
-/* Whether wl would listen where a served workload already does (logged). */
+/* Whether wl would listen where a served workload already does; why says where. */
 static bool
-listen_conflict(struct served_set *set, const struct served *wl)
+listen_conflict(struct served_set *set, const struct served *wl, char *why, size_t why_size)
 {
-	const struct addr *mine[WORKLOAD_UPSTREAMS_MAX + 1], *theirs[WORKLOAD_UPSTREAMS_MAX + 1];
+	const struct addr *mine[SERVED_ADDRS_MAX], *theirs[SERVED_ADDRS_MAX];
 	const struct served *o;
-	size_t n = listen_addrs(wl, mine), m, i, j;
+	size_t n = served_addrs(wl, mine), m, i, j;
 	char text[ADDR_TEXT_MAX + 1];
 
 	for (i = 0; i < n; i++) {
 		for (j = i + 1; j < n; j++) {
 			if (addrs_overlap(mine[i], mine[j])) {
-				log_warn("%s: not served: two of its listeners overlap", wl->key);
+				util_format(why, why_size, "two of its listeners overlap");
 				return true;
 			}
 		}
 	}
 	for (o = set->served; o != NULL; o = o->next) {
-		m = listen_addrs(o, theirs);
+		m = served_addrs(o, theirs);
 		for (i = 0; i < n; i++) {
 			for (j = 0; j < m; j++) {
 				if (!addrs_overlap(mine[i], theirs[j]))
 					continue;
 				if (addr_format(mine[i], text, sizeof(text)) != 0)
 					text[0] = '\0';
-				log_warn("%s: not served: %s overlaps a listener of %s", wl->key, text,
+				util_format(why, why_size, "listen %s overlaps a listener of %s", text,
 				    o->key);
 				return true;
 			}
 		}
 	}
+	return false;
+}
+
+/* The refusal of key in list (n entries), or NULL. */
+static const struct refusal *
+find_refusal(const struct refusal *list, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].key, key) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/*
+ * Keep this reconcile's refusals for /readyz and /workloads, logging each
+ * new or changed one (the tick's retries repeat them unchanged).
+ */
+static void
+note_refusals(struct daemon *d, const struct desired_list *l)
+{
+	struct refusal *v = NULL;
+	size_t n = 0, i;
+
+	for (i = 0; i < l->n; i++)
+		n += l->v[i].why[0] != '\0';
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL) {
+		log_warn("out of memory recording %zu refused workloads", n);
+		return;
+	}
+	n = 0;
+	for (i = 0; i < l->n; i++) {
+		const struct desired *w = &l->v[i];
+		const struct refusal *old;
+		struct refusal *r;
+
+		if (w->why[0] == '\0')
+			continue;
+		r = &v[n++];
+		util_format(r->key, sizeof(r->key), "%s/%s", w->w->ns, w->w->name);
+		memcpy(r->why, w->why, sizeof(r->why));
+		r->from_config = w->from_config;
+		r->busy = w->busy;
+		old = find_refusal(d->refused, d->n_refused, r->key);
+		if (old == NULL || strcmp(old->why, r->why) != 0)
+			log_warn("%s (%s): not served: %s", r->key,
+			    r->from_config ? "config file" : "registry", r->why);
+	}
+	for (i = 0; i < d->n_refused; i++)
+		if (find_refusal(v, n, d->refused[i].key) == NULL)
+			log_info("%s: no longer refused", d->refused[i].key);
+	free(d->refused);
+	d->refused = v;
+	d->n_refused = n;
+}
+
+bool
+reconcile_retry_due(const struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_refused; i++)
+		if (d->refused[i].busy)
+			return true;
 	return false;
 }
 
@@ -139,13 +192,13 @@ collect_registry(const struct workload *w, const struct workload_svid_status *st
 	return 0;
 }
 
-void
+int
 reconcile_workloads(struct daemon *d)
 {
 	struct desired_list l;
 	struct served *wl, *next;
 	size_t i, j;
-	int r;
+	int r, first_err = 0;
 
 	memset(&l, 0, sizeof(l));
 	r = registry_list(d->store, collect_registry, &l);
@@ -157,10 +210,10 @@ reconcile_workloads(struct daemon *d)
 	if (l.cap > 0 && (l.v = calloc(l.cap, sizeof(*l.v))) == NULL) {
 		free(l.reg);
 		log_warn("out of memory reloading workloads");
-		return;
+		return -ENOMEM;
 	}
 	for (i = 0; i < d->cfg.n_workloads; i++)
-		l.v[l.n++] = (struct desired){ &d->cfg.workloads[i], true, false };
+		l.v[l.n++] = (struct desired){ .w = &d->cfg.workloads[i], .from_config = true };
 	for (i = 0; i < l.reg_n; i++) {
 		bool clash = false;
 
@@ -171,12 +224,11 @@ reconcile_workloads(struct daemon *d)
 				break;
 			}
 		}
-		if (clash) {
-			log_warn("registry workload %s/%s is also in the config file; the file wins",
-			    l.reg[i].ns, l.reg[i].name);
-			continue;
-		}
-		l.v[l.n++] = (struct desired){ &l.reg[i], false, false };
+		l.v[l.n] = (struct desired){ .w = &l.reg[i] };
+		if (clash)
+			util_format(l.v[l.n].why, sizeof(l.v[l.n].why),
+			    "the config file has a workload of this name (the file wins)");
+		l.n++;
 	}
 	/* Drop what is gone or changed; a changed workload is re-created. */
 	for (wl = d->set.served; wl != NULL; wl = next) {
@@ -185,7 +237,7 @@ reconcile_workloads(struct daemon *d)
 		next = wl->next;
 		for (i = 0; i < l.n; i++) {
 			if (strcmp(wl->spec.ns, l.v[i].w->ns) != 0 ||
-			    strcmp(wl->spec.name, l.v[i].w->name) != 0)
+			    strcmp(wl->spec.name, l.v[i].w->name) != 0 || l.v[i].why[0] != '\0')
 				continue;
 			if (memcmp(&wl->spec, l.v[i].w, sizeof(wl->spec)) == 0 &&
 			    wl->from_config == l.v[i].from_config) {
@@ -200,22 +252,35 @@ reconcile_workloads(struct daemon *d)
 		}
 	}
 	for (i = 0; i < l.n; i++) {
-		if (l.v[i].matched || served_find(&d->set, l.v[i].w->ns, l.v[i].w->name) != NULL)
+		char why[sizeof(l.v[i].why)];
+
+		if (l.v[i].matched || served_find(&d->set, l.v[i].w->ns, l.v[i].w->name) != NULL ||
+		    l.v[i].why[0] != '\0')
 			continue;
-		if (served_new(&d->set, l.v[i].w, d->cfg.trust_domain, l.v[i].from_config, &wl) != 0)
+		if (served_new(&d->set, l.v[i].w, d->cfg.trust_domain, l.v[i].from_config, &wl,
+		    l.v[i].why, sizeof(l.v[i].why)) != 0)
 			continue;
-		if (listen_conflict(&d->set, wl)) {
+		if (listen_conflict(&d->set, wl, l.v[i].why, sizeof(l.v[i].why))) {
 			served_unref(wl);
 			continue;
 		}
-		served_add(wl);
+		if ((r = served_add(wl, why, sizeof(why))) != 0) {
+			memcpy(l.v[i].why, why, sizeof(why));
+			l.v[i].busy = r == -EADDRINUSE;
+			if (first_err == 0)
+				first_err = r;
+			served_unref(wl);
+			continue;
+		}
 		log_info("%s: serving %s", wl->key, wl->id.str);
 		issuance_request(&d->issuance, wl);
 	}
+	note_refusals(d, &l);
 	free(l.v);
 	free(l.reg);
 	/* Removed workloads' listeners close; limits from a reload apply. */
 	workers_send(&d->workers, WORKER_SYNC);
+	return first_err;
 }
 
 /*

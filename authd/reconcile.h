@@ -5,15 +5,23 @@
 #ifndef AUTHD_AUTHD_RECONCILE_H
 #define AUTHD_AUTHD_RECONCILE_H
 
+#include <stdbool.h>
+
 struct daemon;
 struct served;
 
 /*
  * Make the served set equal to config + registry: a workload that is gone
- * or changed is retired, a new one is served (unless its listeners would
- * overlap another's) and queued for its first SVID; then every loop syncs.
+ * or changed is retired, a new one is served and queued for its first
+ * SVID; then every loop syncs. A workload that cannot be served (its
+ * listeners overlap another's, its name is in both sources, its spec is
+ * refused, an address is taken) is kept in d->refused with the reason,
+ * logged once. Returns 0, or the first error binding an address (at start:
+ * authd must not run beside another process that serves its addresses).
  */
-void reconcile_workloads(struct daemon *d);
+int reconcile_workloads(struct daemon *d);
+/* Whether a refusal may clear by itself (an address in use): the tick reconciles again. */
+bool reconcile_retry_due(const struct daemon *d);
 /* Stop serving wl: retired, its renewal stopped, its SVID gauge cleared. */
 void reconcile_remove(struct daemon *d, struct served *wl);
 /*

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "authd/ident.h"
-#include "authd/log.h"
 #include "common/clock.h"
 #include "wire/tls.h"
 #include "certs/svid.h"
@@ -30,6 +29,7 @@ void
 served_set_free(struct served_set *set)
 {
 	served_prune(set);
+	bound_set_free(&set->bound);
 	uv_mutex_destroy(&set->lock);
 }
 
@@ -84,21 +84,23 @@ served_ident(struct served *wl)
 
 int
 served_new(struct served_set *set, const struct workload *spec, const char *td, bool from_config,
-    struct served **out)
+    struct served **out, char *why, size_t why_size)
 {
 	unsigned n = set->n_loops;
 	struct served *wl;
-	const char *why;
+	const char *reason;
 	size_t i;
 	int r;
 
 	*out = NULL;
-	if ((r = workload_validate(spec, &why)) != 0) {
-		log_warn("workload %s/%s: %s", spec->ns, spec->name, why);
+	if ((r = workload_validate(spec, &reason)) != 0) {
+		util_format(why, why_size, "%s", reason);
 		return r;
 	}
-	if ((wl = calloc(1, sizeof(*wl))) == NULL)
+	if ((wl = calloc(1, sizeof(*wl))) == NULL) {
+		util_format(why, why_size, "out of memory");
 		return -ENOMEM;
+	}
 	wl->set = set;
 	atomic_init(&wl->refs, 1);
 	wl->spec = *spec;
@@ -115,10 +117,13 @@ served_new(struct served_set *set, const struct workload *spec, const char *td, 
 			goto nomem;
 	}
 	wl->from_config = from_config;
+	/* workload_validate has checked the names and addresses these parse. */
 	if (util_snprintf(wl->key, sizeof(wl->key), "%s/%s", spec->ns, spec->name) != 0 ||
-	    (r = workload_spiffe_id(spec, td, &wl->id)) != 0 ||
-	    (spec->listen[0] != '\0' && addr_parse(spec->listen, false, &wl->listen, NULL) != 0))
+	    workload_spiffe_id(spec, td, &wl->id) != 0 ||
+	    (spec->listen[0] != '\0' && addr_parse(spec->listen, false, &wl->listen, NULL) != 0)) {
+		util_format(why, why_size, "no SPIFFE ID or listen address in trust domain %s", td);
 		goto bad;
+	}
 	for (i = 0; i < spec->n_apps; i++)
 		if (addr_parse(spec->apps[i], false, &wl->apps[i], NULL) != 0)
 			goto bad;
@@ -130,32 +135,79 @@ served_new(struct served_set *set, const struct workload *spec, const char *td, 
 		if (addr_parse(up->spec->listen, false, &up->listen, NULL) != 0 ||
 		    addr_parse(up->spec->peer, false, &up->peer, NULL) != 0)
 			goto bad;
-		if (up->spec->expect_id[0] != '\0') {
-			if (spiffe_id_parse_workload(up->spec->expect_id, strlen(up->spec->expect_id),
-			    &up->expect, NULL) != 0)
-				goto bad;
-			up->has_expect = true;
+		if (up->spec->expect_id[0] == '\0')
+			continue;
+		/* A peer outside the trust domain can never pass verification (as config.c says). */
+		if (spiffe_id_parse_workload(up->spec->expect_id, strlen(up->spec->expect_id),
+		    &up->expect, NULL) != 0 || !spiffe_id_in_td(&up->expect, td, strlen(td))) {
+			util_format(why, why_size, "upstream %s: id %s is not a workload ID in trust "
+			    "domain %s", up->spec->listen, up->spec->expect_id, td);
+			goto bad;
 		}
+		up->has_expect = true;
 	}
 	*out = wl;
 	return 0;
 nomem:
+	util_format(why, why_size, "out of memory");
 	served_free(wl);
 	return -ENOMEM;
 bad:
+	if (why[0] == '\0')
+		util_format(why, why_size, "an address does not parse");
 	served_free(wl);
 	return -EINVAL;
 }
 
-void
-served_add(struct served *wl)
+size_t
+served_addrs(const struct served *wl, const struct addr **out)
+{
+	size_t n = 0, i;
+
+	if (wl->spec.listen[0] != '\0')
+		out[n++] = &wl->listen;
+	for (i = 0; i < wl->n_up; i++)
+		out[n++] = &wl->up[i].listen;
+	return n;
+}
+
+/* Give back the first n of wl's addresses (under the lock). */
+static void
+give_addrs(struct served *wl, size_t n)
+{
+	const struct addr *a[SERVED_ADDRS_MAX];
+
+	(void)served_addrs(wl, a);
+	while (n > 0)
+		bound_give(&wl->set->bound, a[--n]);
+}
+
+int
+served_add(struct served *wl, char *why, size_t why_size)
 {
 	struct served_set *set = wl->set;
+	const struct addr *a[SERVED_ADDRS_MAX];
+	size_t n = served_addrs(wl, a), i;
+	char text[ADDR_TEXT_MAX + 1];
+	int r = 0;
 
 	uv_mutex_lock(&set->lock);
-	wl->next = set->served;
-	set->served = wl;
+	for (i = 0; i < n && r == 0; i++) {
+		if ((r = bound_take(&set->bound, a[i], NULL)) == 0)
+			continue;
+		if (addr_format(a[i], text, sizeof(text)) != 0)
+			text[0] = '\0';
+		util_format(why, why_size, "listen %s: %s%s", text, strerror(-r),
+		    r == -EADDRINUSE ? " (another process serves it)" : "");
+		give_addrs(wl, i);
+	}
+	if (r == 0) {
+		wl->holds_addrs = true;
+		wl->next = set->served;
+		set->served = wl;
+	}
 	uv_mutex_unlock(&set->lock);
+	return r;
 }
 
 struct served *
@@ -183,6 +235,12 @@ served_remove(struct served *wl)
 		}
 	}
 	wl->removed = true;
+	if (wl->holds_addrs) {
+		wl->holds_addrs = false;
+		const struct addr *a[SERVED_ADDRS_MAX];
+
+		give_addrs(wl, served_addrs(wl, a));
+	}
 	wl->next = set->retired;
 	set->retired = wl;
 	uv_mutex_unlock(&set->lock);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "authd/bound.h"
 #include "authd/config.h"
 #include "common/addr.h"
 #include "certs/spiffe.h"
@@ -29,6 +30,9 @@ struct tls_ticket;
 
 /* Longest "NS/NAME". */
 #define SERVED_KEY_MAX (2 * WORKLOAD_NAME_MAX + 1)
+
+/* Addresses a workload listens on: its mesh listener and its upstreams'. */
+#define SERVED_ADDRS_MAX (WORKLOAD_UPSTREAMS_MAX + 1)
 
 /* A listener: TCP or unix socket. */
 union listener {
@@ -72,6 +76,7 @@ struct served {
 	atomic_uint active;		/* connections, all loops */
 	atomic_uint listeners;		/* listener handles open, all loops */
 	char listen_error[128];		/* why a listener did not bind, for /readyz (set->lock) */
+	bool holds_addrs;		/* served_add took its addresses in set->bound */
 	/* Issuance's (issuance.c): the renewal timer and the retry state. */
 	struct issuance *issuer;
 	uv_timer_t renew;		/* next SVID issuance */
@@ -89,6 +94,7 @@ struct served_set {
 	struct served *retired;		/* removed, listeners still closing on some loop */
 	unsigned n_loops;		/* the size of every per-loop array: set before the first workload */
 	struct config_limits limits;	/* loops copy them under lock */
+	struct bound_set bound;		/* the listening sockets (under lock) */
 	atomic_uint active;		/* connections, all loops */
 	atomic_bool closed;		/* draining: admit nothing more */
 };
@@ -99,19 +105,29 @@ int served_set_init(struct served_set *set, const struct config_limits *limits) 
 void served_set_free(struct served_set *set);
 
 /*
- * A served workload for spec (validated first: the reason is logged), its
- * SPIFFE ID in trust domain td. Not yet in the set (served_add). Returns
- * 0, -EINVAL or -ENOMEM.
+ * A served workload for spec (validated first), its SPIFFE ID in trust
+ * domain td, with every upstream's expected ID in td too. Not yet in the
+ * set (served_add). Returns 0, or -EINVAL or -ENOMEM with the reason in
+ * why (which starts empty).
  */
 int served_new(struct served_set *set, const struct workload *spec, const char *td,
-    bool from_config, struct served **out) AD_MUST_CHECK;
-/* Put wl at the head of the set (takes the caller's reference). */
-void served_add(struct served *wl);
+    bool from_config, struct served **out, char *why, size_t why_size) AD_MUST_CHECK;
+/*
+ * Put wl at the head of the set (taking the caller's reference), after
+ * taking its listen addresses: from then on no other process can bind
+ * them, even before the first SVID brings the loops' listeners up. When
+ * one cannot be taken, wl is not added and the caller keeps its
+ * reference: returns -errno (-EADDRINUSE: another process serves it) and
+ * the address in why.
+ */
+int served_add(struct served *wl, char *why, size_t why_size) AD_MUST_CHECK;
+/* wl's listen addresses (SERVED_ADDRS_MAX at most) into out; returns how many. */
+size_t served_addrs(const struct served *wl, const struct addr **out);
 /* The served workload ns/name, or NULL (main loop). */
 struct served *served_find(struct served_set *set, const char *ns, const char *name);
 /*
- * Stop serving wl: it moves to the retired list, where each loop closes
- * its listeners on its next sync; the list's reference goes when every
+ * Stop serving wl: it gives back its addresses and moves to the retired
+ * list, where each loop closes its listeners on its next sync; the list's reference goes when every
  * listener has closed (served_prune).
  */
 void served_remove(struct served *wl);

@@ -21,12 +21,12 @@ close_listeners(struct conn_loop *cl, struct served *wl)
 
 	if (wl->listening[cl->index]) {
 		wl->listening[cl->index] = false;
-		listener_close(&wl->lh[cl->index], wl);
+		listener_close(&wl->lh[cl->index], wl, &wl->listen);
 	}
 	for (i = 0; i < wl->n_up; i++) {
 		if (wl->up[i].listening[cl->index]) {
 			wl->up[i].listening[cl->index] = false;
-			listener_close(&wl->up[i].lh[cl->index], wl);
+			listener_close(&wl->up[i].lh[cl->index], wl, &wl->up[i].listen);
 		}
 	}
 }

@@ -27,7 +27,7 @@ declare -A USES=(
 # The daemon's layers, bottom up (docs/architecture.md, "Inside authd/").
 declare -A RANK=(
 	[log]=0 [config]=0 [metrics]=0 [accesslog]=0 [admin]=0
-	[trust]=1 [ident]=1 [served]=1
+	[trust]=1 [ident]=1 [served]=1 [bound]=1
 	[conn]=2
 	[listener]=3 [inbound]=3 [outbound]=3
 	[worker]=4

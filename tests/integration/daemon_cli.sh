@@ -67,7 +67,7 @@ check "and logged with the peer's verdict" wait_for "access log" grep -q \
 check "a workload that would share frontend's upstream port" "$AUTHCTL" workload add thief --namespace demo \
 	--store "$DEV/store.mdb" --upstream listen=0.0.0.0:19080,peer=127.0.0.1:15002,target=127.0.0.1:18082
 check "is refused by the daemon, with the reason" wait_for "overlap warning" grep -q \
-	"demo/thief: not served: 0.0.0.0:19080 overlaps a listener of demo/frontend" "$T/dev.err"
+	"demo/thief (registry): not served: listen 0.0.0.0:19080 overlaps a listener of demo/frontend" "$T/dev.err"
 check_fails "and is not served" bash -c "curl -s http://127.0.0.1:15000/workloads | grep -q thief"
 check_output "frontend's upstream still reaches backend" "^hello from backend$" curl -s --max-time 5 http://127.0.0.1:19080/
 check "authctl workload rm thief" "$AUTHCTL" workload rm thief --namespace demo --store "$DEV/store.mdb"
