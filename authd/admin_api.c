@@ -15,6 +15,7 @@
 #include "authd/metrics.h"
 #include "common/clock.h"
 #include "common/strbuf.h"
+#include "certs/info.h"
 #include "certs/svid.h"
 #include "policy/policy.h"
 
@@ -90,6 +91,14 @@ admin_readyz(void *arg, struct strbuf *out)
 
 	if (ready)
 		strbuf_puts(out, "ready\n");
+	/* Served through (the running configuration is kept), but the operator should know. */
+	if (d->reload_error[0] != '\0') {
+		char when[32];
+
+		certs_time_format(d->reload_failed_at, when, sizeof(when));
+		strbuf_printf(out, "last reload failed at %s: %s (running configuration kept)\n", when,
+		    d->reload_error);
+	}
 	return ready ? 200 : 503;
 }
 
@@ -145,15 +154,27 @@ admin_workloads(void *arg, struct strbuf *out)
 		} else {
 			strbuf_puts(out, ",\"svid\":null");
 		}
-		strbuf_printf(out, ",\"ready\":%s,\"active_connections\":%u}",
+		strbuf_printf(out, ",\"refused\":null,\"ready\":%s,\"active_connections\":%u}",
 		    served_ready(wl, now) ? "true" : "false", atomic_load(&wl->active));
 	}
-	strbuf_puts(out, d->set.served != NULL ? "\n]\n" : "]\n");
+	/* Not served, and why: the operator's first question about a missing workload. */
+	for (i = 0; i < d->n_refused; i++) {
+		const struct refusal *r = &d->refused[i];
+
+		strbuf_puts(out, d->set.served == NULL && i == 0 ? "\n{" : ",\n{");
+		json_str(out, "name", r->name, false);
+		json_str(out, "namespace", r->ns, true);
+		json_str(out, "source", r->from_config ? "config" : "registry", true);
+		json_str(out, "refused", r->why, true);
+		strbuf_puts(out, ",\"svid\":null,\"ready\":false,\"active_connections\":0}");
+	}
+	strbuf_puts(out, d->set.served != NULL || d->n_refused > 0 ? "\n]\n" : "]\n");
 }
 
 void
 admin_api_handlers(struct daemon *d, struct admin_handlers *h)
 {
+	memset(h, 0, sizeof(*h));	/* allow_public false: the admin API stays on loopback */
 	h->metrics = admin_metrics;
 	h->readyz = admin_readyz;
 	h->workloads = admin_workloads;

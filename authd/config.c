@@ -851,9 +851,9 @@ cp_access_log(struct cp *p, char out[static 4096])
 	    "'%s' is not stdout, off or a path (write ./%s for a file here)", shown, shown);
 }
 
-/* "" or "off" turns the admin listener off; anything else is an address. */
+/* "" or "off" turns the admin (or probe) listener off; else an address (probes: IP:PORT). */
 static int
-cp_admin(struct cp *p, char out[static ADDR_TEXT_MAX + 1])
+cp_admin(struct cp *p, bool ip_only, char out[static ADDR_TEXT_MAX + 1])
 {
 	const char *v;
 	size_t len;
@@ -866,15 +866,15 @@ cp_admin(struct cp *p, char out[static ADDR_TEXT_MAX + 1])
 		return 0;
 	}
 	cp_unread(p);
-	return cp_addr(p, false, out);
+	return cp_addr(p, ip_only, out);
 }
 
 static const char *const top_keys[] = {
 	"trust_domain", "state_dir", "ca_dir", "seal_key", "store", "admin", "access_log",
-	"log_level", "svid_ttl", "limits", "workloads", "workers", "store_map_size",
+	"log_level", "svid_ttl", "limits", "workloads", "workers", "store_map_size", "probes",
 };
 enum { T_TD, T_STATE, T_CA, T_SEAL, T_STORE, T_ADMIN, T_ACCESS, T_LEVEL, T_TTL, T_LIMITS,
-	T_WORKLOADS, T_WORKERS, T_MAP };
+	T_WORKLOADS, T_WORKERS, T_MAP, T_PROBES };
 
 /* The top-level mapping; its MAPPING_START is the current event. */
 static int
@@ -888,7 +888,7 @@ cp_top(struct cp *p)
 
 	while ((k = cp_key(p, top_keys, AD_ARRAY_LEN(top_keys),
 	    "trust_domain, state_dir, ca_dir, seal_key, store, admin, access_log, log_level, "
-	    "svid_ttl, limits, workloads, workers or store_map_size", &seen, &which)) > 0) {
+	    "svid_ttl, limits, workloads, workers, store_map_size or probes", &seen, &which)) > 0) {
 		old = key_push(p, "%s", top_keys[which]);
 		switch (which) {
 		case T_TD:
@@ -907,7 +907,10 @@ cp_top(struct cp *p)
 			err = cp_string(p, "a file", false, c->store, sizeof(c->store));
 			break;
 		case T_ADMIN:
-			err = cp_admin(p, c->admin);
+			err = cp_admin(p, false, c->admin);
+			break;
+		case T_PROBES:
+			err = cp_admin(p, true, c->probes);
 			break;
 		case T_ACCESS:
 			err = cp_access_log(p, c->access_log);
@@ -1134,6 +1137,14 @@ config_finish(struct config *c, char *err, size_t size)
 	/* Again here too: --admin comes in after the file. */
 	if (c->admin[0] != '\0' && addr_parse(c->admin, false, &a, &why) != 0) {
 		set_err(err, size, "admin: '%s' is not an address: %s", c->admin, why);
+		return -EINVAL;
+	}
+	if (c->probes[0] != '\0' && addr_parse(c->probes, false, &a, &why) != 0) {
+		set_err(err, size, "probes: '%s' is not an address: %s", c->probes, why);
+		return -EINVAL;
+	}
+	if (c->admin[0] != '\0' && strcmp(c->admin, c->probes) == 0) {
+		set_err(err, size, "probes: %s is the admin address; give the probes their own", c->probes);
 		return -EINVAL;
 	}
 	if (c->state_dir[0] == '\0' && (c->ca_dir[0] == '\0' || c->store[0] == '\0')) {

@@ -10,7 +10,8 @@
  *   ca_dir: /var/lib/authd/ca          # root.crt, issuer.crt, issuer.key[.sealed], bundle.pem
  *   seal_key: /etc/authd/seal.key      # optional: unseals issuer.key.sealed
  *   store: /var/lib/authd/store.mdb
- *   admin: 127.0.0.1:15000
+ *   admin: 127.0.0.1:15000             # the full admin API: loopback only
+ *   probes: 0.0.0.0:15021              # optional: /healthz /readyz /metrics only, any address
  *   access_log: stdout                 # or a file path, or "off"
  *   log_level: info                    # debug | info | warn
  *   svid_ttl: 1h
@@ -86,6 +87,7 @@ struct config {
 	char seal_key[4096];			/* "" = issuer key not sealed */
 	char store[4096];			/* default STATE_DIR/store.mdb */
 	char admin[ADDR_TEXT_MAX + 1];		/* default "127.0.0.1:15000"; "" = off */
+	char probes[ADDR_TEXT_MAX + 1];		/* /healthz /readyz /metrics on any address; "" (default) = off */
 	char access_log[4096];			/* "stdout" (default), "off", or a path */
 	enum config_log_level log_level;	/* default info */
 	uint32_t svid_ttl;			/* seconds; default 3600; 60..86400 */
@@ -109,7 +111,7 @@ void config_defaults(struct config *c);
 int config_parse(const uint8_t *text, size_t len, struct config *c, char *err, size_t size)
     AD_MUST_CHECK;
 
-/* Read path (util_read_file, bounded) and config_parse it. -errno for I/O. */
+/* Read path (util_read_file, bounded) and config_parse it; err starts with path. -errno for I/O. */
 int config_load(const char *path, struct config *c, char *err, size_t size) AD_MUST_CHECK;
 
 /*

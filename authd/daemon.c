@@ -19,6 +19,7 @@
 #include "authd/metrics.h"
 #include "authd/reconcile.h"
 #include "authd/trust.h"
+#include "common/clock.h"
 #include "policy/policy.h"
 #include "policy/registry.h"
 
@@ -94,6 +95,10 @@ shutdown_all(struct daemon *d)
 		admin_close(d->admin, NULL, NULL);
 		d->admin = NULL;
 	}
+	if (d->probes != NULL) {
+		admin_close(d->probes, NULL, NULL);
+		d->probes = NULL;
+	}
 	close_handle((uv_handle_t *)&d->sig_term);
 	close_handle((uv_handle_t *)&d->sig_int);
 	close_handle((uv_handle_t *)&d->sig_hup);
@@ -165,21 +170,34 @@ reload(struct daemon *d)
 		return;
 	}
 	config_defaults(&c);
-	if ((r = config_load(d->config_path, &c, err, sizeof(err))) != 0 ||
-	    (d->apply_flags != NULL && (d->apply_flags(&c, d->flags_arg), 0)) ||
-	    (r = config_finish(&c, err, sizeof(err))) != 0) {
-		log_warn("SIGHUP: %s: %s; keeping the running configuration", d->config_path, err);
+	/* config_load's errors name the file; config_finish's do not. */
+	err[0] = '\0';
+	if ((r = config_load(d->config_path, &c, err, sizeof(err))) == 0) {
+		if (d->apply_flags != NULL)
+			d->apply_flags(&c, d->flags_arg);
+		if ((r = config_finish(&c, err, sizeof(err))) != 0)
+			util_format(d->reload_error, sizeof(d->reload_error), "%s: %s", d->config_path,
+			    err);
+	} else {
+		util_format(d->reload_error, sizeof(d->reload_error), "%s", err);
+	}
+	if (r != 0) {
+		log_warn("SIGHUP: %s; keeping the running configuration", d->reload_error);
+		d->reload_failed_at = clock_now_ms() / 1000;
+		metrics_reload(d->metrics, 0);
 		config_free(&c);
 		return;
 	}
 	if (strcmp(c.trust_domain, d->cfg.trust_domain) != 0 || strcmp(c.store, d->cfg.store) != 0 ||
-	    strcmp(c.ca_dir, d->cfg.ca_dir) != 0 || strcmp(c.admin, d->cfg.admin) != 0) {
-		log_warn("SIGHUP: trust_domain, store, ca_dir and admin need a restart; "
+	    strcmp(c.ca_dir, d->cfg.ca_dir) != 0 || strcmp(c.admin, d->cfg.admin) != 0 ||
+	    strcmp(c.probes, d->cfg.probes) != 0) {
+		log_warn("SIGHUP: trust_domain, store, ca_dir, admin and probes need a restart; "
 		    "keeping their running values");
 		memcpy(c.trust_domain, d->cfg.trust_domain, sizeof(c.trust_domain));
 		memcpy(c.store, d->cfg.store, sizeof(c.store));
 		memcpy(c.ca_dir, d->cfg.ca_dir, sizeof(c.ca_dir));
 		memcpy(c.admin, d->cfg.admin, sizeof(c.admin));
+		memcpy(c.probes, d->cfg.probes, sizeof(c.probes));
 	}
 	/* Reopened even when unchanged: logrotate moves the file, then sends SIGHUP. */
 	if ((r = accesslog_open(c.access_log)) != 0)
@@ -198,6 +216,8 @@ reload(struct daemon *d)
 	d->set.limits = c.limits;
 	uv_mutex_unlock(&d->set.lock);
 	log_info("SIGHUP: configuration reloaded (%zu workloads in the file)", c.n_workloads);
+	d->reload_error[0] = '\0';
+	metrics_reload(d->metrics, 1);
 	(void)reconcile_workloads(d);	/* refusals are kept and logged */
 }
 
@@ -347,6 +367,25 @@ start(struct daemon *d)
 			return r != 0 ? r : -EINVAL;
 		}
 		log_info("admin on http://%s (/metrics /healthz /readyz /workloads)", d->cfg.admin);
+	}
+	if (d->cfg.probes[0] != '\0') {
+		struct admin_handlers h;
+		struct addr probe_addr;
+
+		/*
+		 * For kubelet and Prometheus, on any address: health, readiness
+		 * and counters only. /workloads (identities, addresses) stays on
+		 * the loopback admin listener.
+		 */
+		admin_api_handlers(d, &h);
+		h.workloads = NULL;
+		h.allow_public = true;
+		if (addr_parse(d->cfg.probes, true, &probe_addr, NULL) != 0 ||
+		    (r = admin_start(d->loop, &probe_addr, &h, &d->probes)) != 0) {
+			log_warn("probes %s: %s", d->cfg.probes, strerror(-r));
+			return r != 0 ? r : -EINVAL;
+		}
+		log_info("probes on http://%s (/metrics /healthz /readyz)", d->cfg.probes);
 	}
 	if (policy_reader_revision(d->reader, &d->policy_rev) != 0)
 		d->policy_rev = 0;

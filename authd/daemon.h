@@ -31,7 +31,8 @@ struct policy_store;
 /* A workload of the config file or the registry that is not served, and why (reconcile.c). */
 struct refusal {
 	char key[SERVED_KEY_MAX + 1];	/* "NS/NAME" */
-	char why[160];
+	char ns[WORKLOAD_NAME_MAX + 1], name[WORKLOAD_NAME_MAX + 1];
+	char why[WORKLOAD_REFUSED_MAX + 1];
 	bool from_config;
 	bool busy;			/* an address in use: tried again on the tick */
 };
@@ -46,6 +47,9 @@ struct daemon {
 	struct policy_store *store;
 	struct policy_reader *reader;
 	char trust_error[256];		/* why the last reload of ca_dir failed, for /readyz */
+	/* Why the last SIGHUP reload failed ("" = it worked) and when, for /readyz. */
+	char reload_error[600];
+	int64_t reload_failed_at;
 	/* Why the last read / write of the store failed ("" = it worked), for /readyz. */
 	char store_read_error[192];
 	char store_write_error[192];
@@ -53,6 +57,7 @@ struct daemon {
 	uv_timer_t ca_debounce;
 	struct metrics *metrics;
 	struct admin *admin;
+	struct admin *probes;		/* /healthz /readyz /metrics only, when configured */
 	struct served_set set;
 	struct workers workers;
 	struct issuance issuance;	/* holds the current trust */

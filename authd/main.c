@@ -18,8 +18,8 @@
 #define AUTHD_VERSION "0.4.0"
 
 struct flags {
-	const char *config, *state_dir, *trust_domain, *ca_dir, *store, *admin, *access_log,
-	    *log_level;
+	const char *config, *state_dir, *trust_domain, *ca_dir, *store, *admin, *probes,
+	    *access_log, *log_level;
 	bool dev;
 };
 
@@ -33,7 +33,8 @@ usage(FILE *f)
 	    "  --trust-domain TD      the trust domain\n"
 	    "  --ca-dir DIR           CA directory (default STATE_DIR/ca)\n"
 	    "  --store PATH           policy and workload store (default STATE_DIR/store.mdb)\n"
-	    "  --admin ADDR|off       admin HTTP listener (default 127.0.0.1:15000)\n"
+	    "  --admin ADDR|off       admin HTTP listener, loopback only (default 127.0.0.1:15000)\n"
+	    "  --probes ADDR|off      /healthz /readyz /metrics only, any address (default off)\n"
 	    "  --access-log PATH|stdout|off\n"
 	    "  --log-level debug|info|warn\n"
 	    "  --version, --help\n"
@@ -67,6 +68,9 @@ apply_flags(struct config *c, void *arg)
 	if (f->admin != NULL)
 		(void)copy(c->admin, sizeof(c->admin), strcmp(f->admin, "off") == 0 ? "" : f->admin,
 		    "--admin");
+	if (f->probes != NULL)
+		(void)copy(c->probes, sizeof(c->probes), strcmp(f->probes, "off") == 0 ? "" : f->probes,
+		    "--probes");
 	if (f->access_log != NULL)
 		(void)copy(c->access_log, sizeof(c->access_log), f->access_log, "--access-log");
 	if (f->log_level != NULL) {
@@ -95,6 +99,13 @@ check_flags(const struct flags *f)
 		fprintf(stderr, "authd: --admin %s: %s\n", f->admin, why);
 		return -1;
 	}
+	if (f->probes != NULL && strcmp(f->probes, "off") != 0) {
+		if (addr_parse(f->probes, true, &a, &why) != 0 || addr_is_unix(&a)) {
+			fprintf(stderr, "authd: --probes %s: %s\n", f->probes,
+			    why != NULL ? why : "must be IP:PORT");
+			return -1;
+		}
+	}
 	if (!f->dev && f->config == NULL && f->trust_domain == NULL) {
 		fprintf(stderr, "authd: give --config FILE (or --trust-domain and flags), or --dev\n");
 		return -1;
@@ -113,6 +124,7 @@ main(int argc, char **argv)
 		{ "ca-dir", required_argument, NULL, 'C' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "admin", required_argument, NULL, 'a' },
+		{ "probes", required_argument, NULL, 'P' },
 		{ "access-log", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -133,6 +145,7 @@ main(int argc, char **argv)
 		case 'C': f.ca_dir = optarg; break;
 		case 'S': f.store = optarg; break;
 		case 'a': f.admin = optarg; break;
+		case 'P': f.probes = optarg; break;
 		case 'l': f.access_log = optarg; break;
 		case 'L': f.log_level = optarg; break;
 		case 'V': printf("authd %s\n", AUTHD_VERSION); return 0;
@@ -157,7 +170,7 @@ main(int argc, char **argv)
 		return 3;
 	config_defaults(&d->cfg);
 	if (f.config != NULL && config_load(f.config, &d->cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authd: %s: %s\n", f.config, err);
+		fprintf(stderr, "authd: %s\n", err);	/* it names the file */
 		rc = 2;
 		goto out;
 	}

@@ -59,6 +59,8 @@ struct metrics {
 	struct svid_gauge svid[METRICS_SERIES_MAX];
 	uint64_t policy_rev, registry_rev;
 	int ready, draining;
+	int reload_failed;		/* the last reload failed */
+	uint64_t refused;
 	int64_t ca_issuer, ca_anchor;	/* not_after; 0 = not set */
 	uint64_t store_used, store_map;
 	uint64_t access_log_lost;
@@ -82,6 +84,8 @@ static const struct {
 	    "Malformed CONNECT heads, by reason.", "reason", NULL, true },
 	[METRICS_SVID_ISSUED] = { "authd_svid_issued_total",
 	    "Workload SVID issuance attempts, by result.", "result", NULL, false },
+	[METRICS_CONFIG_RELOADS] = { "authd_config_reloads_total",
+	    "SIGHUP reloads of the config file, by result.", "result", NULL, false },
 };
 
 static const char *const dir_names[2] = { "inbound", "outbound" };
@@ -309,6 +313,22 @@ metrics_access_log_errors(struct metrics *m, uint64_t lost)
 }
 
 void
+metrics_reload(struct metrics *m, int ok)
+{
+	if (m == NULL)
+		return;
+	metrics_count(m, METRICS_CONFIG_RELOADS, METRICS_INBOUND, ok ? "ok" : "failed", NULL, 1);
+	m->reload_failed = !ok;
+}
+
+void
+metrics_refused(struct metrics *m, uint64_t n)
+{
+	if (m != NULL)
+		m->refused = n;
+}
+
+void
 metrics_state(struct metrics *m, int ready, int draining)
 {
 	if (m == NULL)
@@ -440,6 +460,10 @@ metrics_render(const struct metrics *m, int64_t now, struct strbuf *out)
 	    m->registry_rev);
 	gauge(out, "authd_ready", "1 when /readyz answers 200.", (uint64_t)m->ready);
 	gauge(out, "authd_draining", "1 while shutting down.", (uint64_t)m->draining);
+	gauge(out, "authd_config_last_reload_successful", "0 when the last SIGHUP reload failed "
+	    "(the running configuration was kept), else 1.", (uint64_t)!m->reload_failed);
+	gauge(out, "authd_workloads_refused", "Workloads of the config file or the registry that "
+	    "are not served; /readyz and /workloads say why.", m->refused);
 	header(out, "authd_store_bytes", "The LMDB store: bytes its data reaches (used) and "
 	    "the map it may fill (map, store_map_size).", "gauge");
 	strbuf_printf(out, "authd_store_bytes{kind=\"used\"} %" PRIu64 "\n"

@@ -38,6 +38,8 @@ enum metrics_counter {
 	METRICS_BAD_REQUESTS,		/* authd_bad_requests_total */
 	/* labels: result ("ok", "failed"); no direction label, dir is ignored */
 	METRICS_SVID_ISSUED,		/* authd_svid_issued_total */
+	/* labels: result ("ok", "failed"); no direction */
+	METRICS_CONFIG_RELOADS,		/* authd_config_reloads_total */
 	METRICS_COUNTER_COUNT_,
 };
 
@@ -70,6 +72,14 @@ void metrics_store(struct metrics *m, uint64_t used, uint64_t map);
 void metrics_access_log_errors(struct metrics *m, uint64_t lost);
 /* authd_ready (1/0), authd_draining (1/0). */
 void metrics_state(struct metrics *m, int ready, int draining);
+/*
+ * A SIGHUP reload's result: authd_config_reloads_total{result} and
+ * authd_config_last_reload_successful (1 until a reload fails, 1 again
+ * after one works).
+ */
+void metrics_reload(struct metrics *m, int ok);
+/* authd_workloads_refused: workloads of the file or registry not served (/readyz says why). */
+void metrics_refused(struct metrics *m, uint64_t n);
 
 /*
  * Add src's counters, bytes and active connections into dst (one loop's

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/un.h>
 
 #include "authd/daemon.h"
 #include "authd/ident.h"
@@ -34,45 +32,22 @@ struct desired {
 	bool from_config;
 	bool matched;			/* served already, unchanged */
 	bool busy;			/* see struct refusal */
+	const struct reg_entry *reg;	/* a registry workload's entry, else NULL */
 	char why[sizeof(((struct refusal *)0)->why)];	/* not served: why */
+};
+
+/* A registry workload as read, with the refusal last recorded for it. */
+struct reg_entry {
+	struct workload w;
+	char was_refused[WORKLOAD_REFUSED_MAX + 1];
 };
 
 struct desired_list {
 	struct desired *v;
 	size_t n, cap;
-	struct workload *reg;	/* registry copies, owned */
+	struct reg_entry *reg;	/* registry copies, owned */
 	size_t reg_n, reg_cap;
 };
-
-/*
- * Whether two listen addresses would share connections: the same address,
- * or the same port with a wildcard on either side. The kernel refuses the
- * second bind of such a pair (bound.h); checking first names the workload
- * that holds it.
- */
-static bool
-addrs_overlap(const struct addr *a, const struct addr *b)
-{
-	if (a->ss.ss_family != b->ss.ss_family)
-		return false;
-	if (a->ss.ss_family == AF_UNIX)
-		return strcmp(((const struct sockaddr_un *)&a->ss)->sun_path,
-		    ((const struct sockaddr_un *)&b->ss)->sun_path) == 0;
-	if (addr_port(a) != addr_port(b))
-		return false;
-	if (a->ss.ss_family == AF_INET) {
-		in_addr_t x = ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
-		in_addr_t y = ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
-
-		return x == y || x == htonl(INADDR_ANY) || y == htonl(INADDR_ANY);
-	} else {
-		const struct in6_addr *x = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
-		const struct in6_addr *y = &((const struct sockaddr_in6 *)&b->ss)->sin6_addr;
-
-		return memcmp(x, y, sizeof(*x)) == 0 || IN6_IS_ADDR_UNSPECIFIED(x) ||
-		    IN6_IS_ADDR_UNSPECIFIED(y);
-	}
-}
 
 /* Whether wl would listen where a served workload already does; why says where. */
 static bool
@@ -85,7 +60,7 @@ listen_conflict(struct served_set *set, const struct served *wl, char *why, size
 
 	for (i = 0; i < n; i++) {
 		for (j = i + 1; j < n; j++) {
-			if (addrs_overlap(mine[i], mine[j])) {
+			if (addr_overlaps(mine[i], mine[j])) {
 				util_format(why, why_size, "two of its listeners overlap");
 				return true;
 			}
@@ -95,7 +70,7 @@ listen_conflict(struct served_set *set, const struct served *wl, char *why, size
 		m = served_addrs(o, theirs);
 		for (i = 0; i < n; i++) {
 			for (j = 0; j < m; j++) {
-				if (!addrs_overlap(mine[i], theirs[j]))
+				if (!addr_overlaps(mine[i], theirs[j]))
 					continue;
 				if (addr_format(mine[i], text, sizeof(text)) != 0)
 					text[0] = '\0';
@@ -118,6 +93,31 @@ find_refusal(const struct refusal *list, size_t n, const char *key)
 		if (strcmp(list[i].key, key) == 0)
 			return &list[i];
 	return NULL;
+}
+
+/*
+ * Tell the registry why a workload of it is not served, or that it is now
+ * (its SVID status follows at issuance), for `authctl workload list`. Only
+ * on a change: the tick's retries write nothing. A store that refuses the
+ * write is logged; the next change tries again.
+ */
+static void
+record_refusal(struct daemon *d, const struct desired *w)
+{
+	struct workload_svid_status st;
+	size_t i;
+	int err;
+
+	memset(&st, 0, sizeof(st));
+	memcpy(st.refused, w->why, sizeof(st.refused));
+	/* Reasons quote names and addresses; the registry keeps printable text only. */
+	for (i = 0; st.refused[i] != '\0'; i++)
+		if (st.refused[i] < 0x20 || st.refused[i] > 0x7e)
+			st.refused[i] = '?';
+	st.updated = clock_now_ms() / 1000;
+	if ((err = registry_set_status(d->store, w->w->ns, w->w->name, &st)) != 0 && err != -ENOENT)
+		log_warn("store: cannot record why %s/%s is %sserved: %s", w->w->ns, w->w->name,
+		    w->why[0] != '\0' ? "not " : "", policy_strerror(err));
 }
 
 /*
@@ -146,6 +146,8 @@ note_refusals(struct daemon *d, const struct desired_list *l)
 			continue;
 		r = &v[n++];
 		util_format(r->key, sizeof(r->key), "%s/%s", w->w->ns, w->w->name);
+		memcpy(r->ns, w->w->ns, sizeof(r->ns));
+		memcpy(r->name, w->w->name, sizeof(r->name));
 		memcpy(r->why, w->why, sizeof(r->why));
 		r->from_config = w->from_config;
 		r->busy = w->busy;
@@ -154,12 +156,16 @@ note_refusals(struct daemon *d, const struct desired_list *l)
 			log_warn("%s (%s): not served: %s", r->key,
 			    r->from_config ? "config file" : "registry", r->why);
 	}
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].reg != NULL && strcmp(l->v[i].why, l->v[i].reg->was_refused) != 0)
+			record_refusal(d, &l->v[i]);
 	for (i = 0; i < d->n_refused; i++)
 		if (find_refusal(v, n, d->refused[i].key) == NULL)
 			log_info("%s: no longer refused", d->refused[i].key);
 	free(d->refused);
 	d->refused = v;
 	d->n_refused = n;
+	metrics_refused(d->metrics, n);
 }
 
 bool
@@ -177,18 +183,20 @@ static int
 collect_registry(const struct workload *w, const struct workload_svid_status *st, void *arg)
 {
 	struct desired_list *l = arg;
+	struct reg_entry *e;
 
-	(void)st;
 	if (l->reg_n == l->reg_cap) {
 		size_t cap = l->reg_cap ? l->reg_cap * 2 : 16;
-		struct workload *p = realloc(l->reg, cap * sizeof(*p));
+		struct reg_entry *p = realloc(l->reg, cap * sizeof(*p));
 
 		if (p == NULL)
 			return -ENOMEM;
 		l->reg = p;
 		l->reg_cap = cap;
 	}
-	l->reg[l->reg_n++] = *w;
+	e = &l->reg[l->reg_n++];
+	e->w = *w;
+	memcpy(e->was_refused, st != NULL ? st->refused : "", st != NULL ? sizeof(e->was_refused) : 1);
 	return 0;
 }
 
@@ -218,13 +226,13 @@ reconcile_workloads(struct daemon *d)
 		bool clash = false;
 
 		for (j = 0; j < d->cfg.n_workloads; j++) {
-			if (strcmp(l.reg[i].ns, d->cfg.workloads[j].ns) == 0 &&
-			    strcmp(l.reg[i].name, d->cfg.workloads[j].name) == 0) {
+			if (strcmp(l.reg[i].w.ns, d->cfg.workloads[j].ns) == 0 &&
+			    strcmp(l.reg[i].w.name, d->cfg.workloads[j].name) == 0) {
 				clash = true;
 				break;
 			}
 		}
-		l.v[l.n] = (struct desired){ .w = &l.reg[i] };
+		l.v[l.n] = (struct desired){ .w = &l.reg[i].w, .reg = &l.reg[i] };
 		if (clash)
 			util_format(l.v[l.n].why, sizeof(l.v[l.n].why),
 			    "the config file has a workload of this name (the file wins)");

@@ -180,3 +180,33 @@ addr_is_unix(const struct addr *a)
 {
 	return a->ss.ss_family == AF_UNIX;
 }
+
+/* Whether a is the IPv6 wildcard, which (dual-stack) takes IPv4 connections too. */
+static bool
+is_any6(const struct addr *a)
+{
+	return a->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+bool
+addr_overlaps(const struct addr *a, const struct addr *b)
+{
+	if (addr_is_unix(a) || addr_is_unix(b))
+		return addr_is_unix(a) && addr_is_unix(b) &&
+		    strcmp(((const struct sockaddr_un *)&a->ss)->sun_path,
+		    ((const struct sockaddr_un *)&b->ss)->sun_path) == 0;
+	if (addr_port(a) != addr_port(b))
+		return false;
+	if (a->ss.ss_family != b->ss.ss_family)
+		return is_any6(a) || is_any6(b);
+	if (a->ss.ss_family == AF_INET) {
+		in_addr_t x = ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+		in_addr_t y = ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+
+		return x == y || x == htonl(INADDR_ANY) || y == htonl(INADDR_ANY);
+	}
+	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+	    &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, sizeof(struct in6_addr)) == 0 ||
+	    is_any6(a) || is_any6(b);
+}

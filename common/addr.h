@@ -37,4 +37,10 @@ int addr_format(const struct addr *a, char *buf, size_t size) AD_MUST_CHECK;
 /* The TCP port, or 0 for a unix address. */
 uint16_t addr_port(const struct addr *a);
 bool addr_is_unix(const struct addr *a);
+/*
+ * Whether two listen addresses would take the same connections: the same
+ * unix path, or the same port on the same IP or with a wildcard on either
+ * side ("[::]" covers IPv4 too, as Linux binds it dual-stack by default).
+ */
+bool addr_overlaps(const struct addr *a, const struct addr *b);
 #endif

@@ -18,12 +18,16 @@
 #include "certs/spiffe.h"
 #include "policy/workload.h"
 
-/* What the daemon last issued for a workload. */
+/* Longest reason the daemon gives for not serving a workload. */
+#define WORKLOAD_REFUSED_MAX 159
+
+/* What the daemon last issued for a workload, or why it does not serve it. */
 struct workload_svid_status {
 	char spiffe_id[SPIFFE_ID_MAX + 1];
 	char serial[64];		/* lower-case hex */
 	int64_t not_after;		/* seconds since the epoch; 0 = not issued */
 	int64_t updated;		/* when the daemon wrote this */
+	char refused[WORKLOAD_REFUSED_MAX + 1];	/* "" = served; else why not (not issued then) */
 };
 
 /*
@@ -77,7 +81,8 @@ int registry_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
  * workload is gone; -EINVAL for a malformed status: spiffe_id is "" or a
  * workload SPIFFE ID, serial "" or 1..63 lower-case hex digits, times >= 0,
  * and an issued SVID (not_after > 0) has both an ID and a serial while a
- * not-issued one (not_after 0) has no serial.
+ * not-issued one (not_after 0) has no serial; a refusal is printable text
+ * and comes with no SVID.
  */
 int registry_set_status(struct policy_store *s, const char *ns, const char *name,
     const struct workload_svid_status *st) AD_MUST_CHECK;
@@ -111,10 +116,12 @@ int registry_record_encode(const struct workload *w, uint8_t *out, size_t cap, s
 int registry_record_decode(const uint8_t *p, size_t len, struct workload *w) AD_MUST_CHECK;
 
 /*
- * Version 1 status record: u8 version, spiffe_id (u16 length, bytes),
- * serial (u8 length, bytes), not_after (i64), updated (i64).
+ * Status record: u8 version, spiffe_id (u16 length, bytes), serial (u8
+ * length, bytes), not_after (i64), updated (i64); version 2 adds refused
+ * (u8 length, 1..159 bytes). A status without a refusal is written as
+ * version 1, as before refusals were recorded, so older readers still read it.
  */
-#define WORKLOAD_STATUS_RECORD_MAX (1 + 2 + SPIFFE_ID_MAX + 1 + 63 + 8 + 8)
+#define WORKLOAD_STATUS_RECORD_MAX (1 + 2 + SPIFFE_ID_MAX + 1 + 63 + 8 + 8 + 1 + WORKLOAD_REFUSED_MAX)
 
 /* Whether st is a status set_status accepts (see there). Returns 0 or -EINVAL. */
 int registry_status_check(const struct workload_svid_status *st) AD_MUST_CHECK;

@@ -16,6 +16,7 @@
 
 #define RECORD_V1 1
 #define STATUS_V1 1
+#define STATUS_V2 2	/* with a refusal */
 
 /* Put a NUL-terminated field of size bytes with an 8- or 16-bit length. */
 static bool
@@ -135,9 +136,16 @@ registry_status_check(const struct workload_svid_status *st)
 	struct spiffe_id id;
 	size_t idn = strnlen(st->spiffe_id, sizeof(st->spiffe_id));
 	size_t sn = strnlen(st->serial, sizeof(st->serial));
+	size_t rn = strnlen(st->refused, sizeof(st->refused));
 
-	if (idn == sizeof(st->spiffe_id) || sn == sizeof(st->serial) || st->not_after < 0 ||
-	    st->updated < 0)
+	if (idn == sizeof(st->spiffe_id) || sn == sizeof(st->serial) || rn == sizeof(st->refused) ||
+	    st->not_after < 0 || st->updated < 0)
+		return -EINVAL;
+	/* Shown on terminals: printable ASCII only. A refused workload has no SVID. */
+	for (size_t i = 0; i < rn; i++)
+		if (st->refused[i] < 0x20 || st->refused[i] > 0x7e)
+			return -EINVAL;
+	if (rn > 0 && (st->not_after != 0 || sn != 0))
 		return -EINVAL;
 	if (idn > 0 && spiffe_id_parse_workload(st->spiffe_id, idn, &id, NULL) != 0)
 		return -EINVAL;
@@ -161,12 +169,14 @@ registry_status_encode(const struct workload_svid_status *st, uint8_t *out, size
 	if (registry_status_check(st) != 0)
 		return -EINVAL;
 	buf_writer(&b, out, cap);
-	buf_put_u8(&b, STATUS_V1);
+	buf_put_u8(&b, st->refused[0] != '\0' ? STATUS_V2 : STATUS_V1);
 	if (!put_str(&b, st->spiffe_id, sizeof(st->spiffe_id), true) ||
 	    !put_str(&b, st->serial, sizeof(st->serial), false))
 		return -EINVAL;
 	buf_put_u64(&b, (uint64_t)st->not_after);
 	buf_put_u64(&b, (uint64_t)st->updated);
+	if (st->refused[0] != '\0' && !put_str(&b, st->refused, sizeof(st->refused), false))
+		return -EINVAL;
 	if (!buf_ok(&b))
 		return -ENOSPC;
 	*len = b.off;
@@ -178,13 +188,21 @@ registry_status_decode(const uint8_t *p, size_t len, struct workload_svid_status
 {
 	struct buf b;
 
+	uint8_t version;
+
 	memset(st, 0, sizeof(*st));
 	buf_reader(&b, p, len);
-	if (buf_get_u8(&b) != STATUS_V1 || !get_str(&b, st->spiffe_id, sizeof(st->spiffe_id), true) ||
+	version = buf_get_u8(&b);
+	if ((version != STATUS_V1 && version != STATUS_V2) ||
+	    !get_str(&b, st->spiffe_id, sizeof(st->spiffe_id), true) ||
 	    !get_str(&b, st->serial, sizeof(st->serial), false))
 		goto bad;
 	st->not_after = (int64_t)buf_get_u64(&b);
 	st->updated = (int64_t)buf_get_u64(&b);
+	/* Version 2 always has a refusal: an empty one would not re-encode the same. */
+	if (version == STATUS_V2 && (!get_str(&b, st->refused, sizeof(st->refused), false) ||
+	    st->refused[0] == '\0'))
+		goto bad;
 	if (!buf_ok(&b) || buf_left(&b) != 0 || registry_status_check(st) != 0)
 		goto bad;
 	return 0;

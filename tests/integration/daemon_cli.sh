@@ -68,7 +68,9 @@ check "a workload that would share frontend's upstream port" "$AUTHCTL" workload
 	--store "$DEV/store.mdb" --upstream listen=0.0.0.0:19080,peer=127.0.0.1:15002,target=127.0.0.1:18082
 check "is refused by the daemon, with the reason" wait_for "overlap warning" grep -q \
 	"demo/thief (registry): not served: listen 0.0.0.0:19080 overlaps a listener of demo/frontend" "$T/dev.err"
-check_fails "and is not served" bash -c "curl -s http://127.0.0.1:15000/workloads | grep -q thief"
+check_output "and /workloads lists it as refused, not served" \
+	'"name":"thief","namespace":"demo","source":"registry","refused":"listen 0.0.0.0:19080 overlaps' \
+	curl -s http://127.0.0.1:15000/workloads
 check_output "frontend's upstream still reaches backend" "^hello from backend$" curl -s --max-time 5 http://127.0.0.1:19080/
 check "authctl workload rm thief" "$AUTHCTL" workload rm thief --namespace demo --store "$DEV/store.mdb"
 check "authctl workload rm" "$AUTHCTL" workload rm extra --namespace demo --store "$DEV/store.mdb"

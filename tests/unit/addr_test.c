@@ -218,4 +218,34 @@ TEST(format_bounds)
 	EXPECT(!addr_is_unix(&a));
 }
 
-TEST_MAIN(ipv4, ipv6, unix_paths, ports, hosts_refused, too_long, format_bounds)
+/* Whether the listen addresses x and y overlap (both ways round must agree). */
+static int
+overlap(const char *x, const char *y)
+{
+	struct addr a, b;
+
+	if (addr_parse(x, false, &a, NULL) != 0 || addr_parse(y, false, &b, NULL) != 0)
+		return -1;
+	if (addr_overlaps(&a, &b) != addr_overlaps(&b, &a))
+		return -2;
+	return addr_overlaps(&a, &b);
+}
+
+TEST(overlaps)
+{
+	EXPECT_EQ(overlap("127.0.0.1:80", "127.0.0.1:80"), 1);
+	EXPECT_EQ(overlap("127.0.0.1:80", "0.0.0.0:80"), 1);
+	EXPECT_EQ(overlap("127.0.0.1:80", "127.0.0.2:80"), 0);
+	EXPECT_EQ(overlap("127.0.0.1:80", "127.0.0.1:81"), 0);
+	EXPECT_EQ(overlap("[::1]:80", "[::1]:80"), 1);
+	EXPECT_EQ(overlap("[::1]:80", "[::]:80"), 1);
+	EXPECT_EQ(overlap("[::1]:80", "[::2]:80"), 0);
+	/* Dual-stack: the IPv6 wildcard takes IPv4 too; other IPv6 addresses do not. */
+	EXPECT_EQ(overlap("[::]:80", "10.0.0.1:80"), 1);
+	EXPECT_EQ(overlap("[::1]:80", "0.0.0.0:80"), 0);
+	EXPECT_EQ(overlap("unix:/run/a.sock", "unix:/run/a.sock"), 1);
+	EXPECT_EQ(overlap("unix:/run/a.sock", "unix:/run/b.sock"), 0);
+	EXPECT_EQ(overlap("unix:/run/a.sock", "0.0.0.0:80"), 0);
+}
+
+TEST_MAIN(ipv4, ipv6, unix_paths, ports, hosts_refused, too_long, format_bounds, overlaps)

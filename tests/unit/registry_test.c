@@ -104,6 +104,18 @@ listing(struct policy_store *s)
 	return sn.text;
 }
 
+/* registry_list callback: keep a copy of the (last) status seen in *arg. */
+static int
+keep_status(const struct workload *x, const struct workload_svid_status *st, void *arg)
+{
+	struct workload_svid_status **out = arg;
+
+	(void)x;
+	if (st != NULL && (*out != NULL || (*out = malloc(sizeof(**out))) != NULL))
+		**out = *st;
+	return 0;
+}
+
 static void
 status(struct workload_svid_status *st, const char *sa, const char *serial)
 {
@@ -577,6 +589,65 @@ TEST(fixed_map_never_remaps)
 	(void)test_rm_tree(dir);
 }
 
+/*
+ * A refusal (the daemon's reason for not serving a workload) is stored as a
+ * version 2 status; one without is still version 1, byte for byte.
+ */
+TEST(refused_status)
+{
+	uint8_t rec[WORKLOAD_STATUS_RECORD_MAX], v1[WORKLOAD_STATUS_RECORD_MAX];
+	struct workload_svid_status st, back;
+	size_t len = 0, len1 = 0;
+
+	status(&st, "web", "aa01");
+	REQUIRE(registry_status_encode(&st, v1, sizeof(v1), &len1) == 0);
+	EXPECT_EQ(v1[0], 1);
+
+	memset(&st, 0, sizeof(st));
+	SET(st.refused, "listen 127.0.0.1:80 overlaps a listener of shop/db");
+	st.updated = 1800000000;
+	REQUIRE(registry_status_encode(&st, rec, sizeof(rec), &len) == 0);
+	EXPECT_EQ(rec[0], 2);
+	REQUIRE(registry_status_decode(rec, len, &back) == 0);
+	EXPECT_STR(back.refused, st.refused);
+	EXPECT_EQ(back.not_after, 0);
+	/* Truncated, or a version 2 record with an empty reason: corrupt. */
+	EXPECT_ERR(registry_status_decode(rec, len - 1, &back), POLICY_E_CORRUPT);
+	v1[0] = 2;
+	v1[len1] = 0;
+	EXPECT_ERR(registry_status_decode(v1, len1 + 1, &back), POLICY_E_CORRUPT);
+
+	/* A refused workload has no SVID; the reason is printable text. */
+	st.not_after = 1800003600;
+	EXPECT_ERR(registry_status_check(&st), -EINVAL);
+	st.not_after = 0;
+	SET(st.serial, "aa");
+	EXPECT_ERR(registry_status_check(&st), -EINVAL);
+	SET(st.serial, "");
+	SET(st.refused, "two\nlines");
+	EXPECT_ERR(registry_status_check(&st), -EINVAL);
+	memset(st.refused, 'x', sizeof(st.refused));
+	EXPECT_ERR(registry_status_check(&st), -EINVAL);
+
+	/* Stored and listed like any status. */
+	{
+		struct policy_store *s;
+		struct workload_svid_status *seen = NULL;
+
+		fresh();
+		REQUIRE((s = open_store(POLICY_OPEN_CREATE, 0)) != NULL);
+		make(&w, "shop", "web");
+		REQUIRE(registry_put(s, &w, false, NULL) == 0);
+		memset(&st, 0, sizeof(st));
+		SET(st.refused, "the config file has a workload of this name (the file wins)");
+		EXPECT_OK(registry_set_status(s, "shop", "web", &st));
+		EXPECT_OK(registry_list(s, keep_status, &seen));
+		EXPECT(seen != NULL && strcmp(seen->refused, st.refused) == 0);
+		free(seen);
+		policy_store_close(s);
+	}
+}
+
 TEST_MAIN(empty_store, put_get_list_remove, replace_and_exists, invalid_changes_nothing,
-    svid_status, read_only, damaged_records, workload_max, map_full_changes_nothing,
+    svid_status, refused_status, read_only, damaged_records, workload_max, map_full_changes_nothing,
     fixed_map_never_remaps)
