@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/addr.h"
@@ -34,8 +36,16 @@
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define CT_JSON "application/json"
 
-struct admin_conn {
+/* A TCP or unix stream: the listener and each connection. */
+union admin_stream {
+	uv_handle_t h;
+	uv_stream_t s;
 	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
+struct admin_conn {
+	union admin_stream io;
 	uv_timer_t timer;
 	uv_write_t wr;
 	uv_shutdown_t shut;
@@ -55,7 +65,11 @@ struct admin_conn {
 
 struct admin {
 	uv_loop_t *loop;
-	uv_tcp_t listener;
+	union admin_stream listener;
+	struct addr at;			/* where it listens */
+	dev_t sock_dev;			/* a unix socket file it made, removed at close */
+	ino_t sock_ino;
+	bool made_sock;
 	struct admin_handlers h;
 	struct admin_conn *conns;
 	size_t n_active;
@@ -112,8 +126,8 @@ conn_close(struct admin_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	(void)uv_read_stop((uv_stream_t *)&c->tcp);
-	uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+	(void)uv_read_stop(&c->io.s);
+	uv_close(&c->io.h, on_conn_close);
 	if (c->has_timer)
 		uv_close((uv_handle_t *)&c->timer, on_conn_close);
 }
@@ -157,8 +171,8 @@ on_write(uv_write_t *req, int status)
 	}
 	c->lingering = true;
 	c->shut.data = c;
-	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (uv_shutdown(&c->shut, &c->io.s, on_shutdown) != 0 ||
+	    uv_read_start(&c->io.s, on_alloc, on_read) != 0)
 		conn_close(c);
 }
 
@@ -174,7 +188,7 @@ on_timer(uv_timer_t *t)
 		conn_close(c);
 		return;
 	}
-	(void)uv_read_stop((uv_stream_t *)&c->tcp);
+	(void)uv_read_stop(&c->io.s);
 	strbuf_reset(&c->body);
 	strbuf_append(&c->body, body, sizeof(body) - 1);
 	respond(c, 408, CT_TEXT, false);
@@ -201,7 +215,7 @@ respond(struct admin_conn *c, int status, const char *ctype, bool head_only)
 		bufs[n++] = uv_buf_init(c->body.p, (unsigned)c->body.len);
 	c->wr.data = c;
 	if (uv_timer_start(&c->timer, on_timer, c->a->timeout_ms, 0) != 0 ||
-	    uv_write(&c->wr, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0)
+	    uv_write(&c->wr, &c->io.s, bufs, n, on_write) != 0)
 		conn_close(c);
 }
 
@@ -305,15 +319,18 @@ on_connection(uv_stream_t *server, int status)
 	c->a = a;
 	strbuf_init(&c->head, ADMIN_HEAD_MAX);
 	strbuf_init(&c->body, ADMIN_BODY_MAX);
-	(void)uv_tcp_init(a->loop, &c->tcp);
-	c->tcp.data = c;
+	if (addr_is_unix(&a->at))
+		(void)uv_pipe_init(a->loop, &c->io.pipe, 0);
+	else
+		(void)uv_tcp_init(a->loop, &c->io.tcp);
+	c->io.h.data = c;
 	c->open_handles = 1;
 	c->next = a->conns;
 	if (a->conns != NULL)
 		a->conns->prev = c;
 	a->conns = c;
 
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || a->n_active >= ADMIN_CONNS_MAX) {
+	if (uv_accept(server, &c->io.s) != 0 || a->n_active >= ADMIN_CONNS_MAX) {
 		conn_close(c);
 		return;
 	}
@@ -324,7 +341,7 @@ on_connection(uv_stream_t *server, int status)
 	c->has_timer = true;
 	c->open_handles++;
 	if (uv_timer_start(&c->timer, on_timer, a->timeout_ms, 0) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	    uv_read_start(&c->io.s, on_alloc, on_read) != 0)
 		conn_close(c);
 }
 
@@ -349,7 +366,12 @@ static void
 on_listener_close(uv_handle_t *handle)
 {
 	struct admin *a = handle->data;
+	struct stat st;
 
+	/* The socket file, if it is still the one this listener made. */
+	if (a->made_sock && lstat(((struct sockaddr_un *)&a->at.ss)->sun_path, &st) == 0 &&
+	    st.st_dev == a->sock_dev && st.st_ino == a->sock_ino)
+		(void)unlink(((struct sockaddr_un *)&a->at.ss)->sun_path);
 	a->listener_closed = true;
 	admin_maybe_done(a);
 }
@@ -359,16 +381,38 @@ on_listener_close(uv_handle_t *handle)
  * any handle exists and leaves nothing on the loop to close.
  */
 static int
-listen_socket(const struct addr *ad, uint16_t *port)
+listen_socket(struct admin *a, const struct addr *ad, uint16_t *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int fd, one = 1, err = 0;
+	struct stat st;
 
 	memset(&ss, 0, sizeof(ss));
+	if (addr_is_unix(ad) && (err = addr_unix_clear_stale(ad)) != 0)
+		return err;
 	fd = socket(ad->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (addr_is_unix(ad)) {
+		const char *path = ((const struct sockaddr_un *)&ad->ss)->sun_path;
+
+		/*
+		 * Owner only: the file's mode is the access control. Set before
+		 * listen, so no connection is accepted under a wider one.
+		 */
+		if (bind(fd, (const struct sockaddr *)&ad->ss, ad->len) != 0 ||
+		    chmod(path, 0600) != 0 || lstat(path, &st) != 0 ||
+		    listen(fd, ADMIN_BACKLOG) != 0) {
+			err = -errno;
+			goto out;
+		}
+		a->sock_dev = st.st_dev;
+		a->sock_ino = st.st_ino;
+		a->made_sock = true;
+		*port = 0;
+		return fd;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (const struct sockaddr *)&ad->ss, ad->len) != 0 ||
 	    listen(fd, ADMIN_BACKLOG) != 0 ||
@@ -400,14 +444,17 @@ admin_start(uv_loop_t *loop, const struct addr *listen, const struct admin_handl
 		*out = NULL;
 	if (loop == NULL || listen == NULL || h == NULL || out == NULL)
 		return -EINVAL;
-	if (listen->ss.ss_family != AF_INET && listen->ss.ss_family != AF_INET6)
+	if (listen->ss.ss_family != AF_INET && listen->ss.ss_family != AF_INET6 &&
+	    !addr_is_unix(listen))
 		return -EINVAL;
-	if (!h->allow_public && !is_loopback(listen))
+	/* A unix socket is as private as its file's mode (0600). */
+	if (!h->allow_public && !addr_is_unix(listen) && !is_loopback(listen))
 		return -EPERM;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return -ENOMEM;
-	fd = listen_socket(listen, &port);
+	a->at = *listen;
+	fd = listen_socket(a, listen, &port);
 	if (fd < 0) {
 		free(a);
 		return fd;
@@ -416,9 +463,12 @@ admin_start(uv_loop_t *loop, const struct addr *listen, const struct admin_handl
 	a->h = *h;
 	a->port = port;
 	a->timeout_ms = ADMIN_TIMEOUT_MS;
-	a->listener.data = a;
-	err = uv_tcp_init(loop, &a->listener);
+	a->listener.h.data = a;
+	err = addr_is_unix(listen) ? uv_pipe_init(loop, &a->listener.pipe, 0) :
+	    uv_tcp_init(loop, &a->listener.tcp);
 	if (err != 0) {
+		if (a->made_sock)
+			(void)unlink(((const struct sockaddr_un *)&listen->ss)->sun_path);
 		(void)close(fd);
 		free(a);
 		return err;
@@ -427,14 +477,15 @@ admin_start(uv_loop_t *loop, const struct addr *listen, const struct admin_handl
 	 * These do not fail for a fresh listening socket; if they ever do, the
 	 * handle exists and can only go through uv_close, which frees a.
 	 */
-	err = uv_tcp_open(&a->listener, fd);
+	err = addr_is_unix(listen) ? uv_pipe_open(&a->listener.pipe, fd) :
+	    uv_tcp_open(&a->listener.tcp, fd);
 	if (err != 0)
 		(void)close(fd);	/* not the handle's yet */
 	else
-		err = uv_listen((uv_stream_t *)&a->listener, ADMIN_BACKLOG, on_connection);
+		err = uv_listen(&a->listener.s, ADMIN_BACKLOG, on_connection);
 	if (err != 0) {
 		a->closing = true;
-		uv_close((uv_handle_t *)&a->listener, on_listener_close);
+		uv_close(&a->listener.h, on_listener_close);
 		return err;
 	}
 	*out = a;
@@ -460,7 +511,7 @@ admin_close(struct admin *a, void (*done)(void *arg), void *arg)
 	a->closing = true;
 	a->done = done;
 	a->done_arg = arg;
-	uv_close((uv_handle_t *)&a->listener, on_listener_close);
+	uv_close(&a->listener.h, on_listener_close);
 	for (struct admin_conn *c = a->conns; c != NULL; c = c->next)
 		conn_close(c);
 }

@@ -1,6 +1,7 @@
 /*
  * The admin HTTP server: /healthz, /readyz, /metrics and /workloads on a
- * loopback TCP port, served on the daemon's libuv loop.
+ * loopback TCP port or a unix socket (mode 0600), served on the daemon's
+ * libuv loop.
  *
  * One request per connection: the server reads one head (http.h, at most
  * HTTP_HEAD_MAX bytes, within the read timeout), renders the answer into a
@@ -61,13 +62,15 @@ struct admin_handlers {
 };
 
 /*
- * Listen on listen (a TCP address; port 0 picks a free port) and serve
- * with a copy of *h. On success *out is the server; on failure *out is NULL
- * and nothing is left on the loop (bar one closing handle, released by the
- * loop's next iteration, in the unlikely case libuv refuses the freshly
- * bound socket). Returns 0, -EINVAL (a unix address, a
- * NULL argument), -EPERM (not loopback and !h->allow_public), -ENOMEM, or
- * -errno from socket/bind/listen (e.g. -EADDRINUSE).
+ * Listen on listen (a TCP address, port 0 picks a free port; or a unix
+ * path, made 0600 before it listens, a dead socket file there replaced and
+ * the file removed at close) and serve with a copy of *h. On success *out
+ * is the server; on failure *out is NULL and nothing is left on the loop
+ * (bar one closing handle, released by the loop's next iteration, in the
+ * unlikely case libuv refuses the freshly bound socket). Returns 0,
+ * -EINVAL (a NULL argument), -EPERM (TCP not on loopback and
+ * !h->allow_public), -ENOMEM, -EADDRINUSE (a live socket at the path), or
+ * -errno from socket/bind/listen.
  */
 int admin_start(uv_loop_t *loop, const struct addr *listen, const struct admin_handlers *h,
     struct admin **out) AD_MUST_CHECK;

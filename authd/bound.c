@@ -49,40 +49,6 @@ unix_path(const struct addr *a)
 	return ((const struct sockaddr_un *)&a->ss)->sun_path;
 }
 
-/*
- * Whether a socket file at a's path is live: something accepts on it. A
- * refused connect means it was left by a process that is gone.
- */
-static bool
-unix_path_live(const struct addr *a)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return true;	/* cannot tell: do not remove it */
-	live = connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EAGAIN;
-	close(fd);
-	return live;
-}
-
-/* A unix path is bound in place of a dead socket file only; anything else there stays. */
-static int
-clear_unix_path(const struct addr *a)
-{
-	struct stat st;
-
-	if (lstat(unix_path(a), &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	if (unix_path_live(a))
-		return -EADDRINUSE;
-	if (unlink(unix_path(a)) != 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
 static int
 bind_listen(struct bound_sock *s)
 {
@@ -90,7 +56,7 @@ bind_listen(struct bound_sock *s)
 	int fd, one = 1, r;
 	struct stat st;
 
-	if (addr_is_unix(a) && (r = clear_unix_path(a)) != 0)
+	if (addr_is_unix(a) && (r = addr_unix_clear_stale(a)) != 0)
 		return r;
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "common/addr.h"
 
@@ -209,4 +211,30 @@ addr_overlaps(const struct addr *a, const struct addr *b)
 	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
 	    &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, sizeof(struct in6_addr)) == 0 ||
 	    is_any6(a) || is_any6(b);
+}
+
+int
+addr_unix_clear_stale(const struct addr *a)
+{
+	const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+	struct stat st;
+	bool live;
+	int fd;
+
+	if (!addr_is_unix(a))
+		return -EINVAL;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	/* A refused connect means the process that bound it is gone. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	live = connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EAGAIN;
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }

@@ -43,4 +43,11 @@ bool addr_is_unix(const struct addr *a);
  * side ("[::]" covers IPv4 too, as Linux binds it dual-stack by default).
  */
 bool addr_overlaps(const struct addr *a, const struct addr *b);
+/*
+ * Before binding the unix address a: remove a socket file left by a process
+ * that is gone (nothing answers a connect). Returns 0 (the path is free),
+ * -EADDRINUSE (a live socket: something serves it), -EEXIST (not a socket:
+ * never removed) or -errno.
+ */
+int addr_unix_clear_stale(const struct addr *a) AD_MUST_CHECK;
 #endif

@@ -59,6 +59,18 @@ check_output "the admin API keeps /workloads on loopback" '"name":"api"' curl -f
 check_fails "and is not on the node's address" curl -fs -m 2 "http://$NODE_IP:15000/workloads"
 check_exit "an admin listener off loopback is refused (exit 3)" 3 \
 	timeout 20 "$AUTHD" --config "$T/authd.yaml" --store "$T/other.mdb" --admin "$NODE_IP:15001" --probes off
+printf 'trust_domain: %s\nstate_dir: %s\nca_dir: %s\naccess_log: off\nadmin: unix:%s\n' \
+	"$TD" "$T/s3" "$T/state/ca" "$T/admin.sock" >"$T/unix.yaml"
+"$AUTHD" --config "$T/unix.yaml" >"$T/unix.log" 2>&1 &
+upid=$!
+at_exit "kill -9 $upid 2>/dev/null; wait $upid 2>/dev/null"
+check "the admin API on a unix socket" wait_for "unix admin" \
+	curl -fs -m 5 --unix-socket "$T/admin.sock" http://localhost/readyz
+check_output "serves /workloads there" '^\[\]$' curl -fs -m 5 --unix-socket "$T/admin.sock" http://localhost/workloads
+check_output "its socket file is owner-only" "^srw-------$" stat -c %A "$T/admin.sock"
+kill -TERM "$upid"
+wait "$upid"
+check "and is removed when authd exits" test ! -e "$T/admin.sock"
 check_exit "a unix --probes is refused (exit 2)" 2 "$AUTHD" --config "$T/authd.yaml" --probes unix:/tmp/p.sock
 printf 'trust_domain: %s\nstate_dir: %s\nadmin: 127.0.0.1:15000\nprobes: 127.0.0.1:15000\n' "$TD" "$T/s2" >"$T/same.yaml"
 check_output "probes on the admin address is a config error" "probes: 127.0.0.1:15000 is the admin address" \

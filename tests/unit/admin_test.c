@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -633,9 +634,30 @@ TEST(test_start_errors)
 	EXPECT_ERR(admin_start(&loop, &ad, &h, &b), -EPERM);
 	REQUIRE(addr_parse("[::ffff:10.1.2.3]:15000", true, &ad, NULL) == 0);
 	EXPECT_ERR(admin_start(&loop, &ad, &h, &b), -EPERM);
-	/* A unix address, and missing arguments. */
-	REQUIRE(addr_parse("unix:/tmp/authd-admin-test.sock", true, &ad, NULL) == 0);
-	EXPECT_ERR(admin_start(&loop, &ad, &h, &b), -EINVAL);
+	/*
+	 * A unix socket: made 0600, busy while it serves, gone after close.
+	 * (Served over: tests/integration/operator_view.sh.)
+	 */
+	{
+		char dir[] = "/tmp/authd-admin-test.XXXXXX", path[48];
+		struct admin *u = NULL;
+		struct stat st;
+		int udone = 0;
+
+		REQUIRE(mkdtemp(dir) != NULL);
+		(void)snprintf(path, sizeof(path), "%s/admin.sock", dir);
+		(void)snprintf(text, sizeof(text), "unix:%s", path);
+		REQUIRE(addr_parse(text, true, &ad, NULL) == 0);
+		EXPECT_OK(admin_start(&loop, &ad, &h, &u));
+		EXPECT(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
+		EXPECT_ERR(admin_start(&loop, &ad, &h, &b), -EADDRINUSE);
+		admin_close(u, on_done_int, &udone);
+		while (udone == 0 && uv_run(&loop, UV_RUN_ONCE) != 0)
+			;
+		EXPECT(lstat(path, &st) != 0 && errno == ENOENT);
+		(void)rmdir(dir);
+	}
+	/* Missing arguments. */
 	EXPECT_ERR(admin_start(NULL, &ad, &h, &b), -EINVAL);
 	EXPECT_ERR(admin_start(&loop, NULL, &h, &b), -EINVAL);
 	EXPECT_ERR(admin_start(&loop, &ad, NULL, &b), -EINVAL);
