@@ -13,6 +13,8 @@
 
 #include "authctl/ctl.h"
 #include "common/duration.h"
+#include "common/strbuf.h"
+#include "common/version.h"
 #include "certs/crypto.h"
 #include "certs/info.h"
 #include "policy/policy.h"
@@ -21,10 +23,11 @@ static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 	const char *summary;
+	const char *const *subcommands;
 } commands[] = {
-	{ "ca", ctl_ca_main, "trust domain CA: init, show, rotate, bundle, issue, verify" },
-	{ "policy", ctl_policy_main, "allow-list: allow, revoke, list, check, apply, export, history" },
-	{ "workload", ctl_workload_main, "workloads on this node: add, rm, list, show" },
+	{ "ca", ctl_ca_main, "the trust domain's CA", ctl_ca_subcommands },
+	{ "policy", ctl_policy_main, "the node's allow-list", ctl_policy_subcommands },
+	{ "workload", ctl_workload_main, "the workloads on this node", ctl_workload_subcommands },
 };
 
 void
@@ -118,13 +121,63 @@ ctl_who(char *buf, size_t size)
 		util_format(buf, size, "%s (uid %u)", name, (unsigned)getuid());
 }
 
+void
+ctl_json_str(const char *s)
+{
+	struct strbuf sb;
+
+	if (s == NULL)
+		s = "";
+	/* Every value authctl prints is bounded (a path, an ID, a comment). */
+	strbuf_init(&sb, 8 * strlen(s) + 16);
+	strbuf_json_string(&sb, s, strlen(s));
+	fputs(!sb.failed && sb.p != NULL ? sb.p : "\"\"", stdout);
+	strbuf_free(&sb);
+}
+
+void
+ctl_json_str_or_null(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		fputs("null", stdout);
+	else
+		ctl_json_str(s);
+}
+
+int
+ctl_output_json(const char *value)
+{
+	if (value == NULL || strcmp(value, "table") == 0)
+		return 0;
+	if (strcmp(value, "json") == 0)
+		return 1;
+	ctl_err("-o %s: expected table or json", value);
+	return -1;
+}
+
+void
+ctl_cmd_usage(const char *group, const char *lines, const char *common)
+{
+	printf("usage: authctl %s %s", group, lines);
+	if (common != NULL && *common != '\0')
+		printf("\n%s", common);
+}
+
+/* Every command and subcommand, so nothing is found only by reading the source. */
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: authctl COMMAND [ARGS]\n\ncommands:\n");
-	for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'authctl COMMAND --help' shows a command's options.\n"
+	fprintf(f, "usage: authctl COMMAND SUBCOMMAND [OPTIONS]\n"
+		   "       authctl --version\n\ncommands:\n");
+	for (size_t i = 0; i < AD_ARRAY_LEN(commands); i++) {
+		fprintf(f, "  %-8s %s:\n          ", commands[i].name, commands[i].summary);
+		for (size_t j = 0; commands[i].subcommands[j] != NULL; j++)
+			fprintf(f, "%s%s", j ? ", " : "", commands[i].subcommands[j]);
+		fputc('\n', f);
+	}
+	fprintf(f, "\n'authctl COMMAND --help' lists a command's subcommands and options;\n"
+		   "'authctl COMMAND SUBCOMMAND --help' (or -h) one subcommand's.\n"
+		   "machine output: -o json where a subcommand prints data.\n"
 		   "exit codes: 0 ok, 1 denied/rejected, 2 usage or invalid input, 3 failure\n");
 }
 
@@ -135,6 +188,14 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_USAGE : CTL_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		if (argc > 2) {
+			ctl_err("--version takes no arguments");
+			return CTL_USAGE;
+		}
+		printf("authctl %s\n", AUTHD_VERSION);
+		return CTL_OK;
 	}
 	if (certs_crypto_init() != 0) {
 		ctl_err("cannot initialise the crypto libraries");

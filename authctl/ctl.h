@@ -50,11 +50,32 @@ void ctl_who(char *buf, size_t size);
 /* "2026-01-02T15:04:05Z (in 59m)" or "... (expired 3m ago)": t judged at now. */
 void ctl_expiry_text(int64_t t, int64_t now, char *buf, size_t size);
 
+/*
+ * Machine output: `-o json` everywhere (a few older spellings, `--json`,
+ * stay as aliases). ctl_json_str prints s as a JSON string on stdout,
+ * quotes and escapes included (common/strbuf.h's strbuf_json_string);
+ * ctl_json_str_or_null prints null for NULL or "".
+ */
+void ctl_json_str(const char *s);
+void ctl_json_str_or_null(const char *s);
+/* -o VALUE: 0 for table (or NULL), 1 for json, -1 (said on stderr) for anything else. */
+int ctl_output_json(const char *value);
+
+/*
+ * One subcommand's usage: "usage: authctl GROUP " then its lines, then the
+ * group's common options. For `authctl GROUP SUB --help` (stdout, exit 0).
+ */
+void ctl_cmd_usage(const char *group, const char *lines, const char *common);
+
 /* `authctl ca ...`; argv[0] is "ca". Returns an exit code. */
 int ctl_ca_main(int argc, char **argv);
 /* `authctl policy ...`; argv[0] is "policy". Returns an exit code. */
 int ctl_policy_main(int argc, char **argv);
 /* `authctl workload ...`; argv[0] is "workload". Returns an exit code. */
 int ctl_workload_main(int argc, char **argv);
+/* Each group's subcommands, NULL-terminated, for `authctl --help`. */
+extern const char *const ctl_ca_subcommands[];
+extern const char *const ctl_policy_subcommands[];
+extern const char *const ctl_workload_subcommands[];
 
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ struct ca_opts {
 	const char *role;
 	const char *at;
 	const char *store;
+	const char *output;
+	int json;
 	uint64_t ttl;
 	uint64_t root_ttl;
 	uint64_t issuer_ttl;
@@ -65,38 +68,54 @@ static const struct option ca_long_opts[] = {
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "store", required_argument, NULL, OPT_STORE },
+	{ "output", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
+#define CA_COMMON \
+    "common options:\n" \
+    "  --dir DIR        CA directory (default $AUTHD_CA_DIR or " CA_DIR_DEFAULT ")\n" \
+    "  --seal-key FILE  the issuer key is (to be) sealed with this key\n" \
+    "durations: 90s, 15m, 1h, 1h30m, 30d\n"
+
+#define U_INIT \
+    "init --trust-domain TD [--root-ttl 8760h] [--issuer-ttl 720h] [--seal-key FILE]\n" \
+    "        create a root (trust anchor) and an issuer (intermediate) in --dir\n"
+#define U_SHOW \
+    "show [-o table|json]\n" \
+    "        print the trust domain, root, issuer and bundle with their expiry\n"
+#define U_STATUS \
+    "status [--store PATH] [-o table|json]\n" \
+    "        issuer, trust anchors and every registered workload's SVID with time left;\n" \
+    "        exit 1 when something needs attention (issuer < 7 days, an anchor < 30\n" \
+    "        days, an SVID expired, no store at PATH)\n"
+#define U_ROTATE \
+    "rotate [--new-root] [--issuer-ttl D] [--root-ttl D] [--seal-key FILE]\n" \
+    "        make a new issuer (under the current root, or a new root that is added\n" \
+    "        to the bundle next to the old one)\n"
+#define U_BUNDLE \
+    "bundle [list] [-o table|json]  list the trust anchors (--bundle FILE: another bundle)\n" \
+    "  bundle pem              print the bundle as PEM\n" \
+    "  bundle add FILE         add the trust anchors in FILE\n" \
+    "  bundle remove SHA256    remove the anchor with that fingerprint (prefix >= 8)\n"
+#define U_ISSUE \
+    "issue --id SPIFFE-ID [--ttl 1h] --out DIR\n" \
+    "        issue an X509-SVID (TTL 5s to 24h): DIR/svid.pem (leaf, issuer), DIR/svid.key,\n" \
+    "        DIR/bundle.pem\n"
+#define U_VERIFY \
+    "verify --cert FILE [--bundle FILE] [--trust-domain TD] [--role client|server]\n" \
+    "         [--at RFC3339|UNIX]\n" \
+    "        verify an X509-SVID chain; prints the SPIFFE ID, or why it is rejected\n"
+#define U_SEAL_KEYGEN "seal-keygen --out FILE  make a random key for --seal-key (base64, 0600)\n"
+
 static const char ca_usage[] =
     "usage: authctl ca SUBCOMMAND [OPTIONS]\n"
     "\n"
-    "  init --trust-domain TD [--root-ttl 8760h] [--issuer-ttl 720h] [--seal-key FILE]\n"
-    "        create a root (trust anchor) and an issuer (intermediate) in --dir\n"
-    "  show  print the trust domain, root, issuer and bundle with their expiry\n"
-    "  status [--store PATH]\n"
-    "        issuer, trust anchors and every registered workload's SVID with time left;\n"
-    "        exit 1 when something needs attention (issuer < 7 days, an anchor < 30\n"
-    "        days, an SVID expired)\n"
-    "  rotate [--new-root] [--issuer-ttl D] [--root-ttl D] [--seal-key FILE]\n"
-    "        make a new issuer (under the current root, or a new root that is added\n"
-    "        to the bundle next to the old one)\n"
-    "  bundle [list]           list the trust anchors\n"
-    "  bundle pem              print the bundle as PEM\n"
-    "  bundle add FILE         add the trust anchors in FILE\n"
-    "  bundle remove SHA256    remove the anchor with that fingerprint (prefix >= 8)\n"
-    "  issue --id SPIFFE-ID [--ttl 1h] --out DIR\n"
-    "        issue an X509-SVID: DIR/svid.pem (leaf, issuer), DIR/svid.key, DIR/bundle.pem\n"
-    "  verify --cert FILE [--bundle FILE] [--trust-domain TD] [--role client|server]\n"
-    "         [--at RFC3339|UNIX]\n"
-    "        verify an X509-SVID chain; prints the SPIFFE ID, or why it is rejected\n"
-    "  seal-keygen --out FILE  make a random key for --seal-key (base64, 0600)\n"
-    "\n"
-    "common options:\n"
-    "  --dir DIR        CA directory (default $AUTHD_CA_DIR or " CA_DIR_DEFAULT ")\n"
-    "  --seal-key FILE  the issuer key is (to be) sealed with this key\n"
-    "durations: 90s, 15m, 1h, 1h30m, 30d\n";
+    "  " U_INIT "  " U_SHOW "  " U_STATUS "  " U_ROTATE "  " U_BUNDLE "  " U_ISSUE "  " U_VERIFY
+    "  " U_SEAL_KEYGEN
+    "\n" CA_COMMON
+    "'authctl ca SUBCOMMAND --help' shows one subcommand.\n";
 
 static int
 fail_certs(const char *what, int err)
@@ -146,7 +165,7 @@ parse_opts(int argc, char **argv, struct ca_opts *o)
 		o->dir = CA_DIR_DEFAULT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", ca_long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", ca_long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DIR: o->dir = optarg; break;
 		case OPT_TD: o->td = optarg; break;
@@ -159,6 +178,11 @@ parse_opts(int argc, char **argv, struct ca_opts *o)
 		case OPT_AT: o->at = optarg; break;
 		case OPT_STORE: o->store = optarg; break;
 		case OPT_NEW_ROOT: o->new_root = 1; break;
+		case 'o':
+			o->output = optarg;
+			if ((o->json = ctl_output_json(optarg)) < 0)
+				return CTL_USAGE;
+			break;
 		case OPT_TTL:
 			if ((err = parse_duration_opt("ttl", optarg, &o->ttl)) != 0)
 				return err;
@@ -173,7 +197,6 @@ parse_opts(int argc, char **argv, struct ca_opts *o)
 			break;
 		case 'h':
 		case OPT_HELP:
-			fputs(ca_usage, stdout);
 			return -1;
 		default:
 			ctl_err("ca %s: unknown or incomplete option '%s'", argv[0], argv[optind - 1]);
@@ -284,6 +307,84 @@ dir_path(char *out, size_t size, const char *dir, const char *file)
 	return 0;
 }
 
+/* 0: dir/file exists; else -errno (-ENOENT, -EACCES...). */
+static int
+ca_file(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (util_snprintf(path, sizeof(path), "%s/%s", dir, file) != 0)
+		return -ENAMETOOLONG;
+	return stat(path, &st) == 0 ? 0 : -errno;
+}
+
+/*
+ * Why the CA in o->dir did not load, and what to do: "ca init" only where
+ * there is no CA at all; permission denied as such; a sealed issuer key
+ * without --seal-key by name.
+ */
+static int
+fail_ca_load(const char *what, const struct ca_opts *o, int err)
+{
+	static const char *const files[] = { CERTS_CA_ROOT_CRT, CERTS_CA_ISSUER_CRT,
+		CERTS_CA_ISSUER_KEY, CERTS_CA_ISSUER_KEY_SEALED, CERTS_CA_BUNDLE };
+	const char *missing = NULL;
+	bool any = false, denied = err == -EACCES || err == -EPERM;
+
+	for (size_t i = 0; i < AD_ARRAY_LEN(files); i++) {
+		int e = ca_file(o->dir, files[i]);
+
+		any |= e == 0;
+		denied |= e == -EACCES;
+		if (e == -ENOENT && missing == NULL && i != 2 && i != 3)
+			missing = files[i];
+	}
+	if (missing == NULL && ca_file(o->dir, CERTS_CA_ISSUER_KEY) == -ENOENT &&
+	    ca_file(o->dir, CERTS_CA_ISSUER_KEY_SEALED) == -ENOENT)
+		missing = CERTS_CA_ISSUER_KEY;
+	if (denied) {
+		ctl_err("%s: %s: permission denied (run authctl as the CA's owner, or check the "
+		    "modes of the directory and its files)", what, o->dir);
+		return CTL_FAIL;
+	}
+	if (err == CERTS_E_SEAL_FORMAT && !o->have_seal_key &&
+	    ca_file(o->dir, CERTS_CA_ISSUER_KEY_SEALED) == 0) {
+		ctl_err("%s: the issuer key in %s is sealed; pass --seal-key FILE", what, o->dir);
+		return CTL_USAGE;
+	}
+	if (err == CERTS_E_NO_CA || err == -ENOENT) {
+		if (!any)
+			ctl_err("%s: no CA in %s (create one with 'authctl ca init --dir %s "
+			    "--trust-domain TD')", what, o->dir, o->dir);
+		else
+			ctl_err("%s: the CA in %s is incomplete: %s is missing (restore it from "
+			    "a backup; 'ca init' refuses a directory that holds a CA)", what, o->dir,
+			    missing != NULL ? missing : "a file");
+		return CTL_FAIL;
+	}
+	return fail_certs(what, err);
+}
+
+static void
+json_cert(const struct certs_info *in, int64_t now)
+{
+	char nb[32], na[32];
+
+	certs_time_format(in->not_before, nb, sizeof(nb));
+	certs_time_format(in->not_after, na, sizeof(na));
+	printf("{\"subject\": ");
+	ctl_json_str(in->subject);
+	printf(", \"id\": ");
+	ctl_json_str_or_null(in->id);
+	printf(", \"serial\": ");
+	ctl_json_str(in->serial);
+	printf(", \"sha256\": ");
+	ctl_json_str(in->fingerprint);
+	printf(", \"not_before\": \"%s\", \"not_after\": \"%s\", \"seconds_left\": %lld}", nb,
+	    na, (long long)(in->not_after - now));
+}
+
 static int
 cmd_show(int argc, char **argv, struct ca_opts *o)
 {
@@ -299,18 +400,48 @@ cmd_show(int argc, char **argv, struct ca_opts *o)
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_ROOT_CRT)) != 0)
 		return err;
 	err = certs_info_load(path, &root);
-	if (err == -ENOENT)
-		return fail_certs(o->dir, CERTS_E_NO_CA);
+	if (err == -ENOENT || err == -EACCES)
+		return fail_ca_load("ca show", o, err);
 	if (err != 0)
 		return fail_certs(path, err);
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_ISSUER_CRT)) != 0)
 		return err;
 	if ((err = certs_info_load(path, &issuer)) != 0)
-		return fail_certs(path, err);
+		return err == -ENOENT || err == -EACCES ? fail_ca_load("ca show", o, err)
+							: fail_certs(path, err);
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_BUNDLE)) != 0)
 		return err;
 	if ((err = certs_bundle_load(path, &b)) != 0)
-		return fail_certs(path, err);
+		return err == -ENOENT || err == -EACCES ? fail_ca_load("ca show", o, err)
+							: fail_certs(path, err);
+	if (o->json) {
+		printf("{\"trust_domain\": ");
+		ctl_json_str_or_null(root.id[0] ? root.id + strlen("spiffe://") : NULL);
+		printf(", \"directory\": ");
+		ctl_json_str(o->dir);
+		printf(",\n  \"root\": ");
+		json_cert(&root, now);
+		printf(",\n  \"root_key_online\": %s, \"issuer\": ",
+		    ca_file(o->dir, CERTS_CA_ROOT_KEY) == 0 ? "true" : "false");
+		json_cert(&issuer, now);
+		printf(",\n  \"issuer_key_sealed\": %s, \"bundle\": [",
+		    ca_file(o->dir, CERTS_CA_ISSUER_KEY_SEALED) == 0 ? "true" : "false");
+		for (size_t i = 0, k = 0; i < certs_bundle_count(b); i++) {
+			if (certs_bundle_info(b, i, &a) != 0)
+				continue;
+			printf("%s\n    ", k++ ? "," : "");
+			json_cert(&a, now);
+		}
+		printf("],\n  \"warnings\": [");
+		if (issuer.not_after - now < 7 * 86400)
+			printf("\"the issuer expires in less than 7 days\"");
+		if (root.not_after - now < 30 * 86400)
+			printf("%s\"the root expires in less than 30 days\"",
+			    issuer.not_after - now < 7 * 86400 ? ", " : "");
+		printf("]}\n");
+		certs_bundle_free(b);
+		return CTL_OK;
+	}
 
 	printf("trust domain %s\n", root.id[0] ? root.id + strlen("spiffe://") : "(unknown)");
 	printf("directory    %s\n\n", o->dir);
@@ -347,6 +478,7 @@ cmd_show(int argc, char **argv, struct ca_opts *o)
 
 struct status_walk {
 	int64_t now;
+	int json;
 	size_t n, expired;
 };
 
@@ -354,24 +486,70 @@ static int
 status_svid(const struct workload *w, const struct workload_svid_status *st, void *arg)
 {
 	struct status_walk *sw = arg;
-	char left[80];
+	char left[80], na[32];
+	bool issued = st != NULL && st->not_after != 0;
 
+	if (issued && st->not_after <= sw->now)
+		sw->expired++;
+	if (sw->json) {
+		printf("%s\n    {\"namespace\": ", sw->n ? "," : "");
+		ctl_json_str(w->ns);
+		printf(", \"name\": ");
+		ctl_json_str(w->name);
+		if (issued) {
+			certs_time_format(st->not_after, na, sizeof(na));
+			printf(", \"serial\": ");
+			ctl_json_str(st->serial);
+			printf(", \"not_after\": \"%s\", \"seconds_left\": %lld}", na,
+			    (long long)(st->not_after - sw->now));
+		} else {
+			printf(", \"serial\": null, \"not_after\": null, \"seconds_left\": null}");
+		}
+		sw->n++;
+		return 0;
+	}
 	sw->n++;
-	if (st == NULL || st->not_after == 0) {
+	if (!issued) {
 		printf("  %s/%-24s not issued yet\n", w->ns, w->name);
 		return 0;
 	}
 	ctl_expiry_text(st->not_after, sw->now, left, sizeof(left));
-	if (st->not_after <= sw->now)
-		sw->expired++;
 	printf("  %s/%-24s serial %.16s  %s\n", w->ns, w->name, st->serial, left);
 	return 0;
+}
+
+/* A warning: a "warning:" line, or (JSON) an element of "warnings" printed at the end. */
+struct warnings {
+	int json;
+	size_t n;
+	char text[8][200];
+};
+
+static void
+warn_add(struct warnings *w, const char *fmt, ...) AD_PRINTF(2, 3);
+
+static void
+warn_add(struct warnings *w, const char *fmt, ...)
+{
+	char buf[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (!w->json)
+		printf("warning: %s\n", buf);
+	else if (w->n < AD_ARRAY_LEN(w->text))
+		memcpy(w->text[w->n], buf, sizeof(buf));
+	w->n++;
 }
 
 /*
  * What an operator checks: how long the issuer and each trust anchor have
  * left, and every registered workload's SVID as the daemon last reported
- * it. Exit 1 when something needs attention, so it can drive an alert.
+ * it. Exit 1 when something needs attention, so it can drive an alert: a
+ * store that is not there is one (a typo in --store must not read as "all
+ * is well").
  */
 static int
 cmd_status(int argc, char **argv, struct ca_opts *o)
@@ -379,68 +557,110 @@ cmd_status(int argc, char **argv, struct ca_opts *o)
 	struct certs_info issuer, a;
 	struct certs_bundle *b = NULL;
 	struct policy_store *st = NULL;
-	struct status_walk sw = { .now = (int64_t)time(NULL) };
+	struct status_walk sw = { .now = (int64_t)time(NULL), .json = o->json };
+	struct warnings *wn = NULL;
 	char path[PATH_MAX], left[80];
 	const char *store = o->store;
-	int err, warn = 0;
+	int err, rc = CTL_OK;
 
 	if ((err = no_extra_args(argc, argv, "status")) != 0)
 		return err;
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_ISSUER_CRT)) != 0)
 		return err;
 	err = certs_info_load(path, &issuer);
-	if (err == -ENOENT)
-		return fail_certs(o->dir, CERTS_E_NO_CA);
+	if (err == -ENOENT || err == -EACCES)
+		return fail_ca_load("ca status", o, err);
 	if (err != 0)
 		return fail_certs(path, err);
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_BUNDLE)) != 0)
 		return err;
 	if ((err = certs_bundle_load(path, &b)) != 0)
-		return fail_certs(path, err);
-	ctl_expiry_text(issuer.not_after, sw.now, left, sizeof(left));
-	printf("issuer   %.16s  %s\n", issuer.fingerprint, left);
-	if (issuer.not_after - sw.now < 7 * 86400) {
-		printf("warning: the issuer has less than 7 days left; run 'authctl ca rotate'\n");
-		warn = 1;
-	}
-	for (size_t i = 0; i < certs_bundle_count(b); i++) {
-		if (certs_bundle_info(b, i, &a) != 0)
-			continue;
-		ctl_expiry_text(a.not_after, sw.now, left, sizeof(left));
-		printf("anchor   %.16s  %s\n", a.fingerprint, left);
-		if (a.not_after - sw.now < 30 * 86400) {
-			printf("warning: trust anchor %.16s has less than 30 days left; run "
-			    "'authctl ca rotate --new-root', then remove it from the bundle\n",
-			    a.fingerprint);
-			warn = 1;
-		}
-	}
-	certs_bundle_free(b);
+		return err == -ENOENT || err == -EACCES ? fail_ca_load("ca status", o, err)
+							: fail_certs(path, err);
 	if (store == NULL && ((store = getenv("AUTHD_POLICY_DB")) == NULL || *store == '\0'))
 		store = CTL_POLICY_DB_DEFAULT;
+	if ((wn = calloc(1, sizeof(*wn))) == NULL) {
+		certs_bundle_free(b);
+		return CTL_FAIL;
+	}
+	wn->json = o->json;
+	if (o->json) {
+		printf("{\"issuer\": ");
+		json_cert(&issuer, sw.now);
+		printf(",\n  \"anchors\": [");
+	} else {
+		ctl_expiry_text(issuer.not_after, sw.now, left, sizeof(left));
+		printf("issuer   %.16s  %s\n", issuer.fingerprint, left);
+	}
+	if (issuer.not_after - sw.now < 7 * 86400)
+		warn_add(wn, "the issuer has less than 7 days left; run 'authctl ca rotate'");
+	for (size_t i = 0, k = 0; i < certs_bundle_count(b); i++) {
+		if (certs_bundle_info(b, i, &a) != 0)
+			continue;
+		if (o->json) {
+			printf("%s\n    ", k++ ? "," : "");
+			json_cert(&a, sw.now);
+		} else {
+			ctl_expiry_text(a.not_after, sw.now, left, sizeof(left));
+			printf("anchor   %.16s  %s\n", a.fingerprint, left);
+		}
+		if (a.not_after - sw.now < 30 * 86400)
+			warn_add(wn, "trust anchor %.16s has less than 30 days left; run 'authctl ca "
+			    "rotate --new-root', then remove it from the bundle", a.fingerprint);
+	}
+	certs_bundle_free(b);
+	if (o->json) {
+		printf("],\n  \"store\": ");
+		ctl_json_str(store);
+	}
 	err = ctl_store_open(store, POLICY_OPEN_RDONLY, &st);
 	if (err == POLICY_E_NO_STORE) {
-		printf("svids    no store at %s (--store)\n", store);
+		if (o->json)
+			printf(", \"svids\": null");
+		else
+			printf("svids    none: no store at %s\n", store);
+		warn_add(wn, "no store at %s: no workload SVIDs to check (--store or "
+		    "$AUTHD_POLICY_DB names the daemon's store)", store);
 	} else if (err != 0) {
+		if (o->json)
+			printf("}\n");
 		ctl_err("ca status: %s: %s", store, policy_strerror(err));
-		return CTL_FAIL;
+		rc = CTL_FAIL;
+		goto out;
 	} else {
-		printf("svids    (registered workloads, as authd last reported them)\n");
+		if (o->json)
+			printf(", \"svids\": [");
+		else
+			printf("svids    (registered workloads, as authd last reported them)\n");
 		err = registry_list(st, status_svid, &sw);
 		policy_store_close(st);
+		if (o->json)
+			printf("]");
 		if (err != 0) {
+			if (o->json)
+				printf("}\n");
 			ctl_err("ca status: %s: %s", store, policy_strerror(err));
-			return CTL_FAIL;
+			rc = CTL_FAIL;
+			goto out;
 		}
-		if (sw.n == 0)
+		if (sw.n == 0 && !o->json)
 			printf("  none\n");
-		if (sw.expired > 0) {
-			printf("warning: %zu SVID%s expired: is authd running?\n", sw.expired,
+		if (sw.expired > 0)
+			warn_add(wn, "%zu SVID%s expired: is authd running?", sw.expired,
 			    sw.expired == 1 ? "" : "s");
-			warn = 1;
-		}
 	}
-	return warn ? CTL_NO : CTL_OK;
+	if (o->json) {
+		printf(",\n  \"warnings\": [");
+		for (size_t i = 0; i < wn->n && i < AD_ARRAY_LEN(wn->text); i++) {
+			printf("%s", i ? ", " : "");
+			ctl_json_str(wn->text[i]);
+		}
+		printf("], \"ok\": %s}\n", wn->n == 0 ? "true" : "false");
+	}
+	rc = wn->n > 0 ? CTL_NO : CTL_OK;
+out:
+	free(wn);
+	return rc;
 }
 
 static int
@@ -456,10 +676,9 @@ cmd_rotate(int argc, char **argv, struct ca_opts *o)
 	if ((err = ca_params(o, &p)) != 0)
 		return err;
 	err = certs_ca_rotate(o->dir, o->new_root, &p);
-	if (err == CERTS_E_SEAL_FORMAT && !o->have_seal_key) {
-		ctl_err("ca rotate: the issuer key is sealed; pass --seal-key FILE");
-		return CTL_USAGE;
-	}
+	if (err == CERTS_E_SEAL_FORMAT || err == CERTS_E_NO_CA || err == -ENOENT ||
+	    err == -EACCES)
+		return fail_ca_load("ca rotate", o, err);
 	if (err != 0)
 		return fail_certs(o->dir, err);
 	if ((err = dir_path(path, sizeof(path), o->dir, CERTS_CA_ISSUER_CRT)) != 0)
@@ -505,11 +724,28 @@ cmd_bundle(int argc, char **argv, struct ca_opts *o)
 		err = dir_path(path, sizeof(path), o->dir, CERTS_CA_BUNDLE);
 	if (err != 0)
 		return CTL_USAGE;
+	if (o->json && !(strcmp(action, "list") == 0 && nargs <= 0)) {
+		ctl_err("ca bundle %s does not take -o/--output", action);
+		return CTL_USAGE;
+	}
 	err = certs_bundle_load(path, &b);
+	if (err != 0 && o->bundle == NULL && (err == -ENOENT || err == -EACCES))
+		return fail_ca_load("ca bundle", o, err);
 	if (err != 0)
-		return fail_certs(path, err == -ENOENT ? CERTS_E_NO_CA : err);
+		return fail_certs(path, err);
 
-	if (strcmp(action, "list") == 0 && nargs <= 0) {
+	if (strcmp(action, "list") == 0 && nargs <= 0 && o->json) {
+		int64_t now = (int64_t)time(NULL);
+
+		printf("[");
+		for (size_t i = 0, k = 0; i < certs_bundle_count(b); i++) {
+			if (certs_bundle_info(b, i, &a) != 0)
+				continue;
+			printf("%s\n  ", k++ ? "," : "");
+			json_cert(&a, now);
+		}
+		printf("\n]\n");
+	} else if (strcmp(action, "list") == 0 && nargs <= 0) {
 		for (size_t i = 0; i < certs_bundle_count(b); i++) {
 			char nb[32], na[32];
 
@@ -607,7 +843,11 @@ cmd_issue(int argc, char **argv, struct ca_opts *o)
 	if ((err = ttl32("ttl", o->ttl, &ttl)) != 0)
 		return err;
 	if (ttl != 0 && (ttl < CERTS_SVID_TTL_MIN || ttl > CERTS_SVID_TTL_MAX)) {
-		ctl_err("ca issue: --ttl must be between 60s and 24h");
+		char lo[32], hi[32];
+
+		duration_format(CERTS_SVID_TTL_MIN, lo, sizeof(lo));
+		duration_format(CERTS_SVID_TTL_MAX, hi, sizeof(hi));
+		ctl_err("ca issue: --ttl must be between %s and %s", lo, hi);
 		return CTL_USAGE;
 	}
 	id = malloc(sizeof(*id));
@@ -620,13 +860,8 @@ cmd_issue(int argc, char **argv, struct ca_opts *o)
 		goto out;
 	}
 	err = certs_ca_load(o->dir, o->have_seal_key ? o->seal_key : NULL, &ca);
-	if (err == CERTS_E_SEAL_FORMAT && !o->have_seal_key) {
-		ctl_err("ca issue: the issuer key is sealed; pass --seal-key FILE");
-		rc = CTL_USAGE;
-		goto out;
-	}
 	if (err != 0) {
-		rc = fail_certs(o->dir, err);
+		rc = fail_ca_load("ca issue", o, err);
 		goto out;
 	}
 	err = certs_svid_new(ca, id, ttl, (int64_t)time(NULL), &svid);
@@ -781,15 +1016,22 @@ cmd_seal_keygen(int argc, char **argv, struct ca_opts *o)
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct ca_opts *o);
+	const char *usage;
+	bool output;		/* takes -o table|json */
 } ca_cmds[] = {
-	{ "init", cmd_init },
-	{ "show", cmd_show },
-	{ "status", cmd_status },
-	{ "rotate", cmd_rotate },
-	{ "bundle", cmd_bundle },
-	{ "issue", cmd_issue },
-	{ "verify", cmd_verify },
-	{ "seal-keygen", cmd_seal_keygen },
+	{ "init", cmd_init, U_INIT, false },
+	{ "show", cmd_show, U_SHOW, true },
+	{ "status", cmd_status, U_STATUS, true },
+	{ "rotate", cmd_rotate, U_ROTATE, false },
+	{ "bundle", cmd_bundle, U_BUNDLE, true },
+	{ "issue", cmd_issue, U_ISSUE, false },
+	{ "verify", cmd_verify, U_VERIFY, false },
+	{ "seal-keygen", cmd_seal_keygen, U_SEAL_KEYGEN, false },
+};
+
+const char *const ctl_ca_subcommands[] = {
+	"init", "show", "status", "rotate", "bundle list|pem|add|remove", "issue", "verify",
+	"seal-keygen", NULL,
 };
 
 int
@@ -806,10 +1048,14 @@ ctl_ca_main(int argc, char **argv)
 		if (strcmp(argv[1], ca_cmds[i].name) != 0)
 			continue;
 		rc = parse_opts(argc - 1, argv + 1, &o);
-		if (rc == 0) {
+		if (rc == 0 && o.output != NULL && !ca_cmds[i].output) {
+			ctl_err("ca %s does not take -o/--output", ca_cmds[i].name);
+			rc = CTL_USAGE;
+		} else if (rc == 0) {
 			/* parse_opts counted from argv + 1; positional args follow optind. */
 			rc = ca_cmds[i].fn(argc - 1, argv + 1, &o);
 		} else if (rc < 0) {
+			ctl_cmd_usage("ca", ca_cmds[i].usage, CA_COMMON);
 			rc = CTL_OK;	/* --help */
 		}
 		util_wipe(o.seal_key, sizeof(o.seal_key));

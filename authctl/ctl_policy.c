@@ -29,7 +29,9 @@ struct pol_opts {
 	const char *file;
 	const char *output;
 	const char *key;
-	const char *pub;
+	const char *pub;		/* the first --pub */
+	const char *pubs[POLICY_SIGNERS_MAX];	/* every --pub (require-signed takes several) */
+	size_t npubs;
 	const char *sig;
 	const char *out;
 	const char *at;
@@ -45,10 +47,11 @@ enum {
 	P_FROM = 1 << 0, P_TO = 1 << 1, P_PORT = 1 << 2, P_EXPIRES = 1 << 3, P_COMMENT = 1 << 4,
 	P_FILE = 1 << 5, P_OUTPUT = 1 << 6, P_DRY = 1 << 7, P_KEY = 1 << 8, P_PUB = 1 << 9,
 	P_SIG = 1 << 10, P_OUT = 1 << 11, P_AT = 1 << 12, P_LAST = 1 << 13,
+	P_PUBS = 1 << 14,	/* --pub more than once */
 };
 static const char *const p_names[] = {
 	"--from", "--to", "--port", "--expires", "--comment", "-f/--file", "-o/--output",
-	"--dry-run", "--key", "--pub", "--sig", "--out", "--at", "-n",
+	"--dry-run", "--key", "--pub", "--sig", "--out", "--at", "-n", "--pub twice",
 };
 
 enum { O_DB = 256, O_FROM, O_TO, O_PORT, O_EXPIRES, O_COMMENT, O_DRY, O_KEY, O_PUB, O_SIG,
@@ -75,32 +78,57 @@ static const struct option pol_long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define POL_COMMON \
+    "selectors: spiffe://TD/ns/NS/sa/SA (exact), spiffe://TD/ns/NS/* (namespace),\n" \
+    "           spiffe://TD/* (trust domain), * (any authenticated peer; --from only)\n" \
+    "common options:\n" \
+    "  --store PATH  the node's store (also --db) (default $AUTHD_POLICY_DB or " \
+    POLICY_DB_DEFAULT ")\n" \
+    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n" \
+    "  (the most the store grows to, bytes; default 64 GiB)\n"
+
+/* Each subcommand's lines of the usage; pol_cmds pairs them with the code. */
+#define U_ALLOW \
+    "allow --from SEL --to SEL [--port P|A-B|P,Q|all] [--expires 2h|RFC3339] [--comment TEXT]\n"
+#define U_REVOKE \
+    "revoke ID | revoke --from SEL --to SEL   (every rule between the two; no --port)\n"
+#define U_LIST "list [--from SEL] [--to SEL] [-o table|json]\n"
+#define U_CHECK \
+    "check --from ID --to ID --port P [--at TIME] [-o table|json]\n" \
+    "        ALLOW and the rule (exit 0), AUDIT would-deny (exit 0), or DENY and why (exit 1)\n"
+#define U_APPLY \
+    "apply -f FILE [--dry-run] [--sig SIGFILE [--pub FILE]]\n" \
+    "                                make the store hold exactly the rules in FILE\n" \
+    "                                (signed: verified first; a bad signature writes nothing;\n" \
+    "                                --pub may be left out where the store holds the keys)\n"
+#define U_EXPORT "export [-o yaml|json]         the rules as an AllowList document apply accepts\n"
+#define U_HISTORY \
+    "history [-n N] [-o table|json] the last N writes (default 20): revision, time, who,\n" \
+    "                                signed by, what\n"
+#define U_AUDIT \
+    "audit [-o table|json]         list destinations in audit mode\n" \
+    "  audit --to SEL on|off         log would-be denials for SEL instead of denying\n"
+#define U_REQUIRE \
+    "require-signed                whether the store accepts only signed changes, and its keys\n" \
+    "  require-signed --pub FILE [--pub FILE]... [--key SECRET]\n" \
+    "                                accept only applies signed by these keys (up to 8);\n" \
+    "                                allow, revoke and audit on|off are refused\n" \
+    "  require-signed off --key SECRET\n" \
+    "                                accept unsigned changes again; changing or removing\n" \
+    "                                the keys needs the secret half of a current one\n"
+#define U_KEYGEN "keygen --key FILE --pub FILE  an Ed25519 key pair for signed bundles\n"
+#define U_BUNDLE \
+    "bundle sign -f FILE --key FILE [--out SIGFILE]\n" \
+    "  bundle verify -f FILE --pub FILE --sig SIGFILE\n"
+#define U_VERIFY_DB "verify-db                     check the store's internal consistency\n"
+
 static const char pol_usage[] =
     "usage: authctl policy SUBCOMMAND [OPTIONS]\n"
     "\n"
-    "  allow --from SEL --to SEL [--port P|A-B|P,Q|all] [--expires 2h|RFC3339] [--comment TEXT]\n"
-    "  revoke ID | revoke --from SEL --to SEL   (every rule between the two; no --port)\n"
-    "  list [--from SEL] [--to SEL] [-o table|json]\n"
-    "  check --from ID --to ID --port P [--at TIME]\n"
-    "        ALLOW and the rule (exit 0), AUDIT would-deny (exit 0), or DENY and why (exit 1)\n"
-    "  apply -f FILE [--dry-run] [--pub FILE --sig SIGFILE]\n"
-    "                                make the store hold exactly the rules in FILE\n"
-    "                                (signed: verified first; a bad signature writes nothing)\n"
-    "  export [-o yaml|json]         the rules as an AllowList document apply accepts\n"
-    "  history [-n N]                the last N writes (default 20): revision, time, who, what\n"
-    "  audit                         list destinations in audit mode\n"
-    "  audit --to SEL on|off         log would-be denials for SEL instead of denying\n"
-    "  keygen --key FILE --pub FILE  an Ed25519 key pair for signed bundles\n"
-    "  bundle sign -f FILE --key FILE [--out SIGFILE]\n"
-    "  bundle verify -f FILE --pub FILE --sig SIGFILE\n"
-    "  verify-db                     check the store's internal consistency\n"
-    "\n"
-    "selectors: spiffe://TD/ns/NS/sa/SA (exact), spiffe://TD/ns/NS/* (namespace),\n"
-    "           spiffe://TD/* (trust domain), * (any authenticated peer; --from only)\n"
-    "common options:\n"
-    "  --store PATH  the node's store (also --db) (default $AUTHD_POLICY_DB or " POLICY_DB_DEFAULT ")\n"
-    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n"
-    "  (the most the store grows to, bytes; default 64 GiB)\n";
+    "  " U_ALLOW "  " U_REVOKE "  " U_LIST "  " U_CHECK "  " U_APPLY "  " U_EXPORT
+    "  " U_HISTORY "  " U_AUDIT "  " U_REQUIRE "  " U_KEYGEN "  " U_BUNDLE "  " U_VERIFY_DB
+    "\n" POL_COMMON
+    "'authctl policy SUBCOMMAND --help' shows one subcommand.\n";
 
 static int
 fail_policy(const char *what, int err)
@@ -118,6 +146,7 @@ fail_policy(const char *what, int err)
 		return CTL_USAGE;
 	case POLICY_E_NOT_FOUND:
 	case POLICY_E_SIGNATURE:
+	case POLICY_E_UNSIGNED:
 		return CTL_NO;
 	default:
 		if (err <= CERTS_E_ID_EMPTY && err >= CERTS_E_ID_NO_PATH)
@@ -151,7 +180,18 @@ parse_opts(int argc, char **argv, struct pol_opts *o)
 		case O_COMMENT: o->comment = optarg; o->given |= P_COMMENT; break;
 		case O_DRY: o->dry_run = 1; o->given |= P_DRY; break;
 		case O_KEY: o->key = optarg; o->given |= P_KEY; break;
-		case O_PUB: o->pub = optarg; o->given |= P_PUB; break;
+		case O_PUB:
+			if (o->npubs == POLICY_SIGNERS_MAX) {
+				ctl_err("--pub: at most %d keys", POLICY_SIGNERS_MAX);
+				return CTL_USAGE;
+			}
+			if (o->npubs > 0)
+				o->given |= P_PUBS;
+			else
+				o->pub = optarg;
+			o->pubs[o->npubs++] = optarg;
+			o->given |= P_PUB;
+			break;
 		case O_SIG: o->sig = optarg; o->given |= P_SIG; break;
 		case O_OUT: o->out = optarg; o->given |= P_OUT; break;
 		case O_AT: o->at = optarg; o->given |= P_AT; break;
@@ -168,7 +208,6 @@ parse_opts(int argc, char **argv, struct pol_opts *o)
 			break;
 		case 'h':
 		case O_HELP:
-			fputs(pol_usage, stdout);
 			return -1;
 		default:
 			ctl_err("policy %s: unknown or incomplete option '%s'", argv[0],
@@ -263,7 +302,7 @@ cmd_allow(int argc, char **argv, struct pol_opts *o)
 {
 	struct policy_rule *r = NULL;
 	struct policy_store *s = NULL;
-	struct policy_actor a = { o->who, o->now };
+	struct policy_actor a = { .who = o->who, .now = o->now };
 	const char *why = NULL;
 	int err, rc;
 
@@ -328,7 +367,7 @@ cmd_revoke(int argc, char **argv, struct pol_opts *o)
 {
 	struct policy_store *s = NULL;
 	struct policy_selector *sel = NULL;
-	struct policy_actor a = { o->who, o->now };
+	struct policy_actor a = { .who = o->who, .now = o->now };
 	uint64_t id = 0;
 	size_t n = 0;
 	int err, rc;
@@ -377,17 +416,33 @@ out:
 	return rc;
 }
 
-/* JSON/YAML double-quoted string: escape quote and backslash (no control bytes). */
+/* A JSON string, which is also a YAML double-quoted one (export prints both). */
+#define print_quoted ctl_json_str
+
+/* A rule as a JSON object (list, check). */
 static void
-print_quoted(const char *s)
+json_rule(const struct policy_rule *r, int64_t now)
 {
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		putchar(*s);
+	char ports[POLICY_PORTS_FMT_MAX], exp[32];
+
+	policy_ports_format(&r->ports, ports, sizeof(ports));
+	printf("{\"id\": %" PRIu64 ", \"from\": ", r->id);
+	ctl_json_str(r->from.str);
+	printf(", \"to\": ");
+	ctl_json_str(r->to.str);
+	printf(", \"ports\": ");
+	ctl_json_str(ports);
+	printf(", \"expires\": ");
+	if (r->expires != 0) {
+		certs_time_format(r->expires, exp, sizeof(exp));
+		ctl_json_str(exp);
+	} else {
+		printf("null");
 	}
-	putchar('"');
+	printf(", \"expired\": %s, \"comment\": ",
+	    r->expires != 0 && r->expires <= now ? "true" : "false");
+	ctl_json_str(r->comment);
+	printf("}");
 }
 
 struct list_state {
@@ -406,19 +461,8 @@ list_cb(const struct policy_rule *r, void *arg)
 	if (r->expires != 0)
 		certs_time_format(r->expires, exp, sizeof(exp));
 	if (st->json) {
-		printf("%s\n  {\"id\": %" PRIu64 ", \"from\": ", st->n ? "," : "", r->id);
-		print_quoted(r->from.str);
-		printf(", \"to\": ");
-		print_quoted(r->to.str);
-		printf(", \"ports\": \"%s\", \"expires\": ", ports);
-		if (r->expires != 0)
-			printf("\"%s\"", exp);
-		else
-			printf("null");
-		printf(", \"expired\": %s, \"comment\": ", r->expires != 0 && r->expires <= st->now
-			? "true" : "false");
-		print_quoted(r->comment);
-		printf("}");
+		printf("%s\n  ", st->n ? "," : "");
+		json_rule(r, st->now);
 	} else {
 		if (st->n == 0)
 			printf("%-6s %-44s %-44s %-12s %-21s %s\n", "ID", "FROM", "TO", "PORTS",
@@ -441,11 +485,8 @@ cmd_list(int argc, char **argv, struct pol_opts *o)
 
 	if ((rc = no_extra(argc, argv, "list")) != 0)
 		return rc;
-	if (o->output != NULL && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0) {
-		ctl_err("-o %s: expected table or json", o->output);
+	if ((st.json = ctl_output_json(o->output)) < 0)
 		return CTL_USAGE;
-	}
-	st.json = o->output != NULL && strcmp(o->output, "json") == 0;
 	sel = calloc(2, sizeof(*sel));
 	if (sel == NULL)
 		return CTL_FAIL;
@@ -492,10 +533,12 @@ cmd_check(int argc, char **argv, struct pol_opts *o)
 	struct policy_decision d;
 	char *end;
 	unsigned long port;
-	int err, rc;
+	int err, rc, json;
 
 	if ((rc = no_extra(argc, argv, "check")) != 0)
 		return rc;
+	if ((json = ctl_output_json(o->output)) < 0)
+		return CTL_USAGE;
 	if (o->from == NULL || o->to == NULL || o->port == NULL) {
 		ctl_err("policy check: --from ID --to ID --port P are required");
 		return CTL_USAGE;
@@ -523,6 +566,22 @@ cmd_check(int argc, char **argv, struct pol_opts *o)
 	}
 	if (d.rule_id == 0 || policy_get(s, d.rule_id, rule) != 0)
 		memset(rule, 0, sizeof(*rule));
+	if (json) {
+		printf("{\"verdict\": \"%s\", \"reason\": \"%s\", \"from\": ",
+		    policy_verdict_name(d.verdict), policy_reason_name(d.reason));
+		ctl_json_str(ids[0].str);
+		printf(", \"to\": ");
+		ctl_json_str(ids[1].str);
+		printf(", \"port\": %lu, \"at\": %" PRId64 ", \"revision\": %" PRIu64
+		       ", \"rule\": ", port, o->now, d.revision);
+		if (rule->id != 0)
+			json_rule(rule, o->now);
+		else
+			printf("null");
+		printf("}\n");
+		rc = d.verdict == POLICY_DENY ? CTL_NO : CTL_OK;
+		goto out;
+	}
 	if (d.verdict == POLICY_ALLOW) {
 		printf("ALLOW %s -> %s :%lu by rule ", ids[0].str, ids[1].str, port);
 		print_rule_line(rule);
@@ -610,38 +669,88 @@ read_set(const char *file, struct policy_set *set, uint8_t **data, size_t *len)
 	return 0;
 }
 
+/* The signature file named by --sig, read whole (base64 text). */
+static int
+read_sig(const char *path, uint8_t **sig, size_t *len)
+{
+	int err = util_read_file(path, 4096, sig, len);
+
+	if (err != 0) {
+		ctl_err("%s: %s", path, err == -EFBIG ? "too large for a signature" : strerror(-err));
+		return CTL_USAGE;
+	}
+	return 0;
+}
+
+/* A --pub file's key. */
+static int
+read_pub(const char *path, uint8_t pub[static POLICY_PUBKEY_LEN])
+{
+	int err = policy_pubkey_read(path, pub);
+
+	if (err == 0)
+		return 0;
+	if (err < 0 && err > -1000) {
+		ctl_err("%s: %s", path, strerror(-err));
+		return CTL_USAGE;
+	}
+	return fail_policy(path, err);
+}
+
 /*
- * Whether set (read from o->file) carries a good signature: the one in
- * o->sig, by the key in o->pub. Returns CTL_OK, CTL_NO (a bad signature,
- * said on stdout) or another exit code with the reason on stderr.
+ * Whether set (read from o->file) carries a good signature sig: by the key
+ * in pub, or (pub NULL) by one of keys, the store's. Returns CTL_OK, CTL_NO
+ * (a bad signature, said on stdout) or another exit code with the reason
+ * on stderr.
  */
 static int
-check_signature(const struct pol_opts *o, const struct policy_set *set)
+check_signature(const struct pol_opts *o, const struct policy_set *set, const uint8_t *sig,
+    size_t slen, const uint8_t *pub, const struct policy_signers *keys)
 {
 	char *canon = NULL;
-	uint8_t *sig = NULL;
-	size_t clen = 0, slen = 0;
-	int err, rc;
+	size_t clen = 0;
+	int err, rc = CTL_OK;
 
 	if ((err = policy_set_canonical(set, &canon, &clen)) != 0)
 		return fail_policy("bundle", err);
-	err = util_read_file(o->sig, 4096, &sig, &slen);
-	if (err != 0) {
-		ctl_err("%s: %s", o->sig, err == -EFBIG ? "too large for a signature" : strerror(-err));
-		rc = CTL_USAGE;
-		goto out;
+	err = POLICY_E_SIGNATURE;
+	if (pub != NULL) {
+		err = policy_verify_key(pub, (const uint8_t *)canon, clen, (const char *)sig, slen);
+	} else {
+		for (size_t i = 0; i < keys->n && err == POLICY_E_SIGNATURE; i++)
+			err = policy_verify_key(keys->key[i], (const uint8_t *)canon, clen,
+			    (const char *)sig, slen);
 	}
-	err = policy_verify(o->pub, (const uint8_t *)canon, clen, (const char *)sig, slen);
 	if (err == POLICY_E_SIGNATURE) {
-		printf("BAD SIGNATURE: %s was not signed by the key in %s, or has changed since\n",
-		    o->file, o->pub);
+		if (pub != NULL)
+			printf("BAD SIGNATURE: %s was not signed by the key in %s, or has changed "
+			       "since\n", o->file, o->pub);
+		else
+			printf("BAD SIGNATURE: %s was not signed by a key this store accepts, or has "
+			       "changed since ('authctl policy require-signed' lists them)\n", o->file);
 		rc = CTL_NO;
-		goto out;
+	} else if (err != 0) {
+		rc = fail_policy(o->pub != NULL ? o->pub : "signature", err);
 	}
-	rc = err != 0 ? fail_policy(o->pub, err) : CTL_OK;
-out:
 	free(canon);
-	free(sig);
+	return rc;
+}
+
+/* The store's keys, when it has any (a missing store has none). */
+static int
+store_signers(const struct pol_opts *o, struct policy_signers *keys)
+{
+	struct policy_store *s = NULL;
+	int err = ctl_store_open(o->db, POLICY_OPEN_RDONLY, &s), rc;
+
+	memset(keys, 0, sizeof(*keys));
+	if (err == POLICY_E_NO_STORE)
+		return 0;
+	if (err != 0)
+		return open_store(o, false, &s);
+	err = policy_signers_get(s, keys);
+	rc = err != 0 ? fail_policy(o->db, err) : 0;
+	policy_store_close(s);
 	return rc;
 }
 
@@ -650,10 +759,11 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 {
 	struct policy_set set;
 	struct policy_store *s = NULL;
-	struct policy_actor a = { o->who, o->now };
+	struct policy_actor a = { .who = o->who, .now = o->now };
 	struct change_print cp = { o->dry_run, 0, 0 };
-	uint8_t *data = NULL;
-	size_t len = 0, changes = 0;
+	struct policy_signers *keys = NULL;
+	uint8_t *data = NULL, *sig = NULL, pub[POLICY_PUBKEY_LEN];
+	size_t len = 0, slen = 0, changes = 0;
 	int err, rc;
 
 	memset(&set, 0, sizeof(set));
@@ -663,16 +773,34 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 		ctl_err("policy apply: -f FILE is required");
 		return CTL_USAGE;
 	}
-	if ((o->pub == NULL) != (o->sig == NULL)) {
-		ctl_err("policy apply: --pub FILE and --sig FILE go together");
+	if (o->pub != NULL && o->sig == NULL) {
+		ctl_err("policy apply: --pub FILE needs --sig SIGFILE");
 		return CTL_USAGE;
 	}
+	if ((keys = calloc(1, sizeof(*keys))) == NULL)
+		return CTL_FAIL;
 	if ((rc = read_set(o->file, &set, &data, &len)) != 0)
 		goto out;
 	/* A signed apply is verified before anything is opened for writing. */
-	if (o->sig != NULL && (rc = check_signature(o, &set)) != CTL_OK) {
-		ctl_err("policy apply: %s not applied; the store is unchanged", o->file);
-		goto out;
+	if (o->sig != NULL) {
+		if ((rc = read_sig(o->sig, &sig, &slen)) != 0 ||
+		    (o->pub != NULL && (rc = read_pub(o->pub, pub)) != 0) ||
+		    (o->pub == NULL && (rc = store_signers(o, keys)) != 0))
+			goto out;
+		if (o->pub == NULL && keys->n == 0) {
+			ctl_err("policy apply: --sig without --pub: %s holds no keys of its own "
+			    "('policy require-signed'); give --pub FILE", o->db);
+			rc = CTL_USAGE;
+			goto out;
+		}
+		rc = check_signature(o, &set, sig, slen, o->pub != NULL ? pub : NULL, keys);
+		if (rc != CTL_OK) {
+			ctl_err("policy apply: %s not applied; the store is unchanged", o->file);
+			goto out;
+		}
+		a.sig = (const char *)sig;
+		a.siglen = slen;
+		a.pub = o->pub != NULL ? pub : NULL;
 	}
 	for (size_t i = 0; i < set.n; i++) {
 		if (set.rules[i].expires != 0 && set.rules[i].expires <= o->now) {
@@ -706,8 +834,19 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 	}
 	err = policy_apply(s, set.rules, set.n, set.audit, set.naudit, o->dry_run, change_cb,
 	    &cp, &changes, &a);
+	if (err == POLICY_E_SIGNATURE) {
+		/* Good under --pub, but that is not a key this store accepts. */
+		printf("BAD SIGNATURE: %s is signed by the key in %s, which this store does not "
+		       "accept ('authctl policy require-signed' lists the ones it does)\n", o->file,
+		    o->pub != NULL ? o->pub : "--pub");
+		ctl_err("policy apply: %s not applied; the store is unchanged", o->file);
+		rc = CTL_NO;
+		goto out;
+	}
 	if (err != 0) {
 		rc = fail_policy("apply", err);
+		if (err == POLICY_E_UNSIGNED)
+			ctl_err("policy apply: %s not applied; the store is unchanged", o->file);
 		goto out;
 	}
 	if (cp.hidden > 0)
@@ -717,12 +856,14 @@ cmd_apply(int argc, char **argv, struct pol_opts *o)
 	else if (changes == 0)
 		printf("unchanged: the store already holds exactly these %zu rules\n", set.n);
 	else
-		printf("applied %zu change%s; the store holds %zu rules\n", changes,
-		    changes == 1 ? "" : "s", set.n);
+		printf("applied %zu change%s%s; the store holds %zu rules\n", changes,
+		    changes == 1 ? "" : "s", a.sig != NULL ? " (signed)" : "", set.n);
 out:
 	policy_set_free(&set);
 	policy_store_close(s);
 	free(data);
+	free(sig);
+	free(keys);
 	return rc;
 }
 
@@ -823,14 +964,35 @@ fail:
 	return fail_policy("export", err);
 }
 
+struct history_state {
+	int json;
+	size_t n;
+};
+
 static int
 history_cb(const struct policy_history *h, void *arg)
 {
-	char t[32];
+	struct history_state *st = arg;
+	char t[32], key[POLICY_PUBKEY_B64_LEN + 1] = "";
 
-	(void)arg;
 	certs_time_format(h->time, t, sizeof(t));
-	printf("%-6" PRIu64 " %s  %-24s %s\n", h->revision, t, h->who, h->what);
+	if (h->is_signed)
+		policy_pubkey_format(h->signer, key);
+	if (st->json) {
+		printf("%s\n    {\"revision\": %" PRIu64 ", \"time\": \"%s\", \"who\": ",
+		    st->n ? "," : "", h->revision, t);
+		ctl_json_str(h->who);
+		printf(", \"what\": ");
+		ctl_json_str(h->what);
+		printf(", \"signed\": %s, \"signer\": ", h->is_signed ? "true" : "false");
+		ctl_json_str_or_null(key);
+		printf("}");
+	} else {
+		/* The first characters of the key name it among a store's few. */
+		printf("%-6" PRIu64 " %s  %-24s %-9.8s %s\n", h->revision, t, h->who,
+		    h->is_signed ? key : "-", h->what);
+	}
+	st->n++;
 	return 0;
 }
 
@@ -838,23 +1000,67 @@ static int
 cmd_history(int argc, char **argv, struct pol_opts *o)
 {
 	struct policy_store *s = NULL;
+	struct policy_signers keys;
+	struct history_state st = { 0, 0 };
+	char b64[POLICY_PUBKEY_B64_LEN + 1];
 	int err, rc;
 
 	if ((rc = no_extra(argc, argv, "history")) != 0)
 		return rc;
+	if ((st.json = ctl_output_json(o->output)) < 0)
+		return CTL_USAGE;
 	if ((rc = open_store(o, false, &s)) != 0)
 		return rc;
-	printf("%-6s %-20s  %-24s %s\n", "REV", "TIME", "WHO", "WHAT");
-	err = policy_history_list(s, (size_t)o->last, history_cb, NULL);
+	if ((err = policy_signers_get(s, &keys)) != 0) {
+		policy_store_close(s);
+		return fail_policy("history", err);
+	}
+	if (st.json) {
+		printf("{\"requires_signatures\": %s, \"signers\": [", keys.n ? "true" : "false");
+		for (size_t i = 0; i < keys.n; i++) {
+			policy_pubkey_format(keys.key[i], b64);
+			printf("%s", i ? ", " : "");
+			ctl_json_str(b64);
+		}
+		printf("],\n  \"entries\": [");
+	} else {
+		if (keys.n > 0) {
+			printf("signed changes only: applies must be signed by ");
+			for (size_t i = 0; i < keys.n; i++) {
+				policy_pubkey_format(keys.key[i], b64);
+				printf("%s%.8s...", i ? ", " : "", b64);
+			}
+			printf(" ('policy require-signed')\n");
+		} else {
+			printf("unsigned changes accepted ('policy require-signed --pub FILE' "
+			       "requires signatures)\n");
+		}
+		printf("%-6s %-20s  %-24s %-9s %s\n", "REV", "TIME", "WHO", "SIGNED", "WHAT");
+	}
+	err = policy_history_list(s, (size_t)o->last, history_cb, &st);
+	if (st.json)
+		printf("%s]}\n", st.n ? "\n  " : "");
 	policy_store_close(s);
 	return err != 0 ? fail_policy("history", err) : CTL_OK;
 }
 
+struct audit_state {
+	int json;
+	size_t n;
+};
+
 static int
 audit_print_cb(const struct policy_selector *to, void *arg)
 {
-	(*(size_t *)arg)++;
-	printf("%s\n", to->str);
+	struct audit_state *st = arg;
+
+	if (st->json) {
+		printf("%s", st->n ? ", " : "");
+		ctl_json_str(to->str);
+	} else {
+		printf("%s\n", to->str);
+	}
+	st->n++;
 	return 0;
 }
 
@@ -863,19 +1069,29 @@ cmd_audit(int argc, char **argv, struct pol_opts *o)
 {
 	struct policy_store *s = NULL;
 	struct policy_selector *sel = NULL;
-	struct policy_actor a = { o->who, o->now };
+	struct policy_actor a = { .who = o->who, .now = o->now };
 	const char *state = optind < argc ? argv[optind] : NULL;
-	size_t n = 0;
+	struct audit_state st = { 0, 0 };
 	int err, rc;
 
+	if ((st.json = ctl_output_json(o->output)) < 0)
+		return CTL_USAGE;
 	if (state == NULL && o->to == NULL) {
 		if ((rc = open_store(o, false, &s)) != 0)
 			return rc;
-		err = policy_audit_list(s, audit_print_cb, &n);
-		if (err == 0 && n == 0)
+		if (st.json)
+			printf("[");
+		err = policy_audit_list(s, audit_print_cb, &st);
+		if (st.json)
+			printf("]\n");
+		else if (err == 0 && st.n == 0)
 			printf("no destination is in audit mode\n");
 		policy_store_close(s);
 		return err != 0 ? fail_policy("audit", err) : CTL_OK;
+	}
+	if (o->output != NULL) {
+		ctl_err("policy audit --to SEL on|off does not take -o/--output");
+		return CTL_USAGE;
 	}
 	if (o->to == NULL || state == NULL || argc - optind != 1 ||
 	    (strcmp(state, "on") != 0 && strcmp(state, "off") != 0)) {
@@ -929,9 +1145,9 @@ cmd_bundle(int argc, char **argv, struct pol_opts *o)
 {
 	const char *action = optind < argc ? argv[optind] : "";
 	struct policy_set set;
-	uint8_t *data = NULL;
+	uint8_t *data = NULL, *sig = NULL, pub[POLICY_PUBKEY_LEN];
 	char *canon = NULL, sigb64[POLICY_SIG_B64_LEN + 2];
-	size_t len = 0, clen = 0;
+	size_t len = 0, clen = 0, slen = 0;
 	int err, rc;
 
 	memset(&set, 0, sizeof(set));
@@ -976,13 +1192,15 @@ cmd_bundle(int argc, char **argv, struct pol_opts *o)
 		}
 		goto out;
 	}
-	if ((rc = check_signature(o, &set)) != CTL_OK)
+	if ((rc = read_sig(o->sig, &sig, &slen)) != 0 || (rc = read_pub(o->pub, pub)) != 0 ||
+	    (rc = check_signature(o, &set, sig, slen, pub, NULL)) != CTL_OK)
 		goto out;
 	printf("OK: %s (%zu rules) is signed by %s\n", o->file, set.n, o->pub);
 out:
 	policy_set_free(&set);
 	free(data);
 	free(canon);
+	free(sig);
 	return rc;
 }
 
@@ -1016,23 +1234,165 @@ cmd_verify_db(int argc, char **argv, struct pol_opts *o)
 	return CTL_OK;
 }
 
+static void
+print_signers(const struct policy_signers *keys)
+{
+	char b64[POLICY_PUBKEY_B64_LEN + 1];
+
+	for (size_t i = 0; i < keys->n; i++) {
+		policy_pubkey_format(keys->key[i], b64);
+		printf("  key %s\n", b64);
+	}
+}
+
+/*
+ * Whether the store accepts only signed changes, and with which keys. On
+ * is free (the store only gets stricter); a change of keys or off must be
+ * signed by a current key, over a statement naming this store and its
+ * revision, so it cannot be replayed.
+ */
+static int
+cmd_require_signed(int argc, char **argv, struct pol_opts *o)
+{
+	struct policy_store *s = NULL;
+	struct policy_signers *cur = NULL, *next = NULL;
+	struct policy_actor a = { .who = o->who, .now = o->now };
+	const char *arg = optind < argc ? argv[optind] : NULL;
+	char sig[POLICY_SIG_B64_LEN + 1], *msg = NULL;
+	uint8_t mine[POLICY_PUBKEY_LEN];
+	size_t mlen = 0;
+	bool off = arg != NULL && strcmp(arg, "off") == 0, show;
+	int err, rc = CTL_OK;
+
+	if (argc - optind > 1 || (arg != NULL && !off)) {
+		ctl_err("policy require-signed: expected no argument, --pub FILE..., or off");
+		return CTL_USAGE;
+	}
+	if (off && o->npubs > 0) {
+		ctl_err("policy require-signed off takes no --pub");
+		return CTL_USAGE;
+	}
+	show = !off && o->npubs == 0;
+	if (show && o->key != NULL) {
+		ctl_err("policy require-signed: --key signs a change: give --pub FILE... or off");
+		return CTL_USAGE;
+	}
+	cur = calloc(1, sizeof(*cur));
+	next = calloc(1, sizeof(*next));
+	if (cur == NULL || next == NULL) {
+		rc = CTL_FAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < o->npubs; i++)
+		if ((rc = read_pub(o->pubs[i], next->key[next->n++])) != 0)
+			goto out;
+	if ((rc = open_store(o, !show, &s)) != 0)
+		goto out;
+	if ((err = policy_signers_get(s, cur)) != 0) {
+		rc = fail_policy("require-signed", err);
+		goto out;
+	}
+	if (show) {
+		if (cur->n == 0) {
+			printf("signed changes only: no (any write is accepted; "
+			       "'authctl policy require-signed --pub FILE' turns it on)\n");
+		} else {
+			printf("signed changes only: yes, %zu key%s (allow, revoke and audit on|off "
+			       "are refused; apply needs --sig by one of them)\n", cur->n,
+			    cur->n == 1 ? "" : "s");
+			print_signers(cur);
+		}
+		goto out;
+	}
+	if (o->key != NULL) {
+		bool known = false;
+
+		if ((err = policy_pubkey_of(o->key, mine)) != 0) {
+			rc = err < 0 && err > -1000 ? (ctl_err("%s: %s", o->key, strerror(-err)),
+			    CTL_USAGE) : fail_policy(o->key, err);
+			goto out;
+		}
+		/* Turning it on: --key proves the new keys can sign (no lock-out). */
+		for (size_t i = 0; i < (cur->n > 0 ? cur->n : next->n); i++)
+			known |= memcmp(mine, cur->n > 0 ? cur->key[i] : next->key[i],
+			    POLICY_PUBKEY_LEN) == 0;
+		if (!known) {
+			ctl_err("policy require-signed: the key in %s is not one of the store's%s",
+			    o->key, cur->n > 0 ? "" : " new keys (--pub)");
+			rc = cur->n > 0 ? CTL_NO : CTL_USAGE;
+			goto out;
+		}
+		if (cur->n > 0) {
+			if ((err = policy_signers_statement(s, next, &msg, &mlen)) != 0 ||
+			    (err = policy_sign(o->key, (const uint8_t *)msg, mlen, sig)) != 0) {
+				rc = fail_policy(o->key, err);
+				goto out;
+			}
+			a.sig = sig;
+			a.siglen = strlen(sig);
+		}
+	} else if (cur->n > 0) {
+		ctl_err("policy require-signed: %s accepts only signed changes: changing its keys "
+		    "or turning it off needs --key SECRET, the secret half of one of them; "
+		    "nothing changed", o->db);
+		rc = CTL_NO;
+		goto out;
+	}
+	err = policy_signers_set(s, next, &a);
+	if (err == POLICY_E_SIGNATURE) {
+		ctl_err("policy require-signed: the signature does not verify (did the store "
+		    "change meanwhile? try again); nothing changed");
+		rc = CTL_NO;
+		goto out;
+	}
+	if (err != 0) {
+		rc = fail_policy("require-signed", err);
+		goto out;
+	}
+	if (next->n == 0) {
+		printf("signed changes only: off; unsigned changes are accepted again\n");
+	} else {
+		if ((err = policy_signers_get(s, next)) != 0) {
+			rc = fail_policy("require-signed", err);
+			goto out;
+		}
+		printf("signed changes only: on, %zu key%s; allow, revoke and audit on|off are "
+		       "refused, apply needs --sig\n", next->n, next->n == 1 ? "" : "s");
+		print_signers(next);
+	}
+out:
+	util_wipe(sig, sizeof(sig));
+	free(msg);
+	free(cur);
+	free(next);
+	policy_store_close(s);
+	return rc;
+}
+
 /* Every subcommand with the options it takes (besides --store): any other is refused. */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct pol_opts *o);
 	unsigned takes;
+	const char *usage;
 } pol_cmds[] = {
-	{ "allow", cmd_allow, P_FROM | P_TO | P_PORT | P_EXPIRES | P_COMMENT },
-	{ "revoke", cmd_revoke, P_FROM | P_TO },
-	{ "list", cmd_list, P_FROM | P_TO | P_OUTPUT },
-	{ "check", cmd_check, P_FROM | P_TO | P_PORT | P_AT },
-	{ "apply", cmd_apply, P_FILE | P_DRY | P_PUB | P_SIG },
-	{ "export", cmd_export, P_OUTPUT },
-	{ "history", cmd_history, P_LAST },
-	{ "audit", cmd_audit, P_TO },
-	{ "keygen", cmd_keygen, P_KEY | P_PUB },
-	{ "bundle", cmd_bundle, P_FILE | P_KEY | P_PUB | P_SIG | P_OUT },
-	{ "verify-db", cmd_verify_db, 0 },
+	{ "allow", cmd_allow, P_FROM | P_TO | P_PORT | P_EXPIRES | P_COMMENT, U_ALLOW },
+	{ "revoke", cmd_revoke, P_FROM | P_TO, U_REVOKE },
+	{ "list", cmd_list, P_FROM | P_TO | P_OUTPUT, U_LIST },
+	{ "check", cmd_check, P_FROM | P_TO | P_PORT | P_AT | P_OUTPUT, U_CHECK },
+	{ "apply", cmd_apply, P_FILE | P_DRY | P_PUB | P_SIG, U_APPLY },
+	{ "export", cmd_export, P_OUTPUT, U_EXPORT },
+	{ "history", cmd_history, P_LAST | P_OUTPUT, U_HISTORY },
+	{ "audit", cmd_audit, P_TO | P_OUTPUT, U_AUDIT },
+	{ "require-signed", cmd_require_signed, P_PUB | P_PUBS | P_KEY, U_REQUIRE },
+	{ "keygen", cmd_keygen, P_KEY | P_PUB, U_KEYGEN },
+	{ "bundle", cmd_bundle, P_FILE | P_KEY | P_PUB | P_SIG | P_OUT, U_BUNDLE },
+	{ "verify-db", cmd_verify_db, 0, U_VERIFY_DB },
+};
+
+const char *const ctl_policy_subcommands[] = {
+	"allow", "revoke", "list", "check", "apply", "export", "history", "audit",
+	"require-signed", "keygen", "bundle sign|verify", "verify-db", NULL,
 };
 
 /* An option the subcommand does not take is an error, never ignored. */
@@ -1065,8 +1425,10 @@ ctl_policy_main(int argc, char **argv)
 		if (strcmp(argv[1], pol_cmds[i].name) != 0)
 			continue;
 		rc = parse_opts(argc - 1, argv + 1, &o);
-		if (rc < 0)
+		if (rc < 0) {
+			ctl_cmd_usage("policy", pol_cmds[i].usage, POL_COMMON);
 			return CTL_OK;
+		}
 		if (rc == 0)
 			rc = refuse_extra(pol_cmds[i].name, o.given, pol_cmds[i].takes);
 		return rc != 0 ? rc : pol_cmds[i].fn(argc - 1, argv + 1, &o);

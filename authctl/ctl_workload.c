@@ -18,7 +18,9 @@
 #include "common/duration.h"
 #include "policy/registry.h"
 #include "policy/workload.h"
+#include "certs/ca.h"
 #include "certs/info.h"
+#include "certs/spiffe.h"
 #include "policy/policy.h"
 
 /* Longest --upstream value: four fields with their keys and commas. */
@@ -35,10 +37,14 @@ struct wl_opts {
 	size_t n_ups;
 	int replace;
 	int json;
+	const char *output;	/* -o, or --json (the older spelling) */
+	const char *td;		/* --trust-domain */
+	const char *ca_dir;	/* --ca-dir */
 	int64_t now;
 };
 
-enum { O_DB = 256, O_SA, O_LISTEN, O_APP, O_UPSTREAM, O_REPLACE, O_JSON, O_HELP };
+enum { O_DB = 256, O_SA, O_LISTEN, O_APP, O_UPSTREAM, O_REPLACE, O_JSON, O_TD, O_CA_DIR,
+	O_HELP };
 
 static const struct option wl_long_opts[] = {
 	{ "store", required_argument, NULL, O_DB },
@@ -50,30 +56,42 @@ static const struct option wl_long_opts[] = {
 	{ "upstream", required_argument, NULL, O_UPSTREAM },
 	{ "replace", no_argument, NULL, O_REPLACE },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "output", required_argument, NULL, 'o' },
+	{ "trust-domain", required_argument, NULL, O_TD },
+	{ "ca-dir", required_argument, NULL, O_CA_DIR },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
+#define WL_COMMON \
+    "common options:\n" \
+    "  --store PATH  the node's store (default $AUTHD_POLICY_DB or " CTL_POLICY_DB_DEFAULT ")\n" \
+    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n" \
+    "  (the most the store grows to, bytes; default 64 GiB)\n"
+
+#define U_ADD \
+    "add NAME --namespace NS [--service-account SA] [--listen IP:PORT]\n" \
+    "           [--app IP:PORT]... [--upstream listen=ADDR,peer=IP:PORT,target=HOST:PORT[,id=ID]]...\n" \
+    "           [--replace] [--trust-domain TD | --ca-dir DIR]\n" \
+    "  --listen    the inbound mesh listener (mTLS, presents the workload's SVID)\n" \
+    "  --app       where the plaintext app listens; peers CONNECT to its port (1 to 8)\n" \
+    "  --upstream  listen: local plaintext listener the app dials (IP:PORT or unix:/PATH);\n" \
+    "              peer: the destination's mesh listener; target: the CONNECT target;\n" \
+    "              id: the SPIFFE ID the peer must prove (default: any in the trust domain),\n" \
+    "              a workload ID in the trust domain: --trust-domain, else the CA's in\n" \
+    "              --ca-dir (default $AUTHD_CA_DIR or /var/lib/authd/ca)\n" \
+    "  names are DNS labels (a-z, 0-9, '-'); the service account defaults to NAME\n"
+#define U_RM "rm NAME --namespace NS\n"
+#define U_LIST "list [-o table|json]  every workload, its SVID serial and expiry (or \"not issued\")\n"
+#define U_SHOW "show NAME --namespace NS [-o table|json]\n"
+
 static const char wl_usage[] =
     "usage: authctl workload SUBCOMMAND [OPTIONS]\n"
     "\n"
-    "  add NAME --namespace NS [--service-account SA] [--listen IP:PORT]\n"
-    "           [--app IP:PORT]... [--upstream listen=ADDR,peer=IP:PORT,target=HOST:PORT[,id=ID]]...\n"
-    "           [--replace]\n"
-    "  rm NAME --namespace NS\n"
-    "  list [--json]        every workload, its SVID serial and expiry (or \"not issued\")\n"
-    "  show NAME --namespace NS [--json]\n"
-    "\n"
-    "  --listen    the inbound mesh listener (mTLS, presents the workload's SVID)\n"
-    "  --app       where the plaintext app listens; peers CONNECT to its port (1 to 8)\n"
-    "  --upstream  listen: local plaintext listener the app dials (IP:PORT or unix:/PATH);\n"
-    "              peer: the destination's mesh listener; target: the CONNECT target;\n"
-    "              id: the SPIFFE ID the peer must prove (default: any in the trust domain)\n"
-    "  names are DNS labels (a-z, 0-9, '-'); the service account defaults to NAME\n"
-    "common options:\n"
-    "  --store PATH  the node's store (default $AUTHD_POLICY_DB or " CTL_POLICY_DB_DEFAULT ")\n"
-    "environment: AUTHD_POLICY_MAP_SIZE (initial LMDB map, bytes), AUTHD_POLICY_MAP_MAX\n"
-    "  (the most the store grows to, bytes; default 64 GiB)\n";
+    "  " U_ADD "  " U_RM "  " U_LIST "  " U_SHOW
+    "\n" WL_COMMON
+    "('--json' is an older spelling of '-o json'.)\n"
+    "'authctl workload SUBCOMMAND --help' shows one subcommand.\n";
 
 static int
 fail_reg(const char *what, int err)
@@ -105,14 +123,15 @@ parse_opts(int argc, char **argv, struct wl_opts *o)
 		case O_SA: o->sa = optarg; break;
 		case O_LISTEN: o->listen = optarg; break;
 		case O_REPLACE: o->replace = 1; break;
-		case O_JSON: o->json = 1; break;
+		/* --json: the older spelling, kept so scripts do not break. */
+		case O_JSON: o->json = 1; o->output = "json"; break;
 		case 'o':
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
-				ctl_err("-o %s: expected table or json", optarg);
+			if ((o->json = ctl_output_json(optarg)) < 0)
 				return CTL_USAGE;
-			}
-			o->json = strcmp(optarg, "json") == 0;
+			o->output = optarg;
 			break;
+		case O_TD: o->td = optarg; break;
+		case O_CA_DIR: o->ca_dir = optarg; break;
 		case O_APP:
 			if (o->n_apps == WORKLOAD_APPS_MAX) {
 				ctl_err("--app: at most %d app addresses", WORKLOAD_APPS_MAX);
@@ -129,7 +148,6 @@ parse_opts(int argc, char **argv, struct wl_opts *o)
 			break;
 		case 'h':
 		case O_HELP:
-			fputs(wl_usage, stdout);
 			return -1;
 		default:
 			ctl_err("workload %s: unknown or incomplete option '%s'", argv[0],
@@ -332,6 +350,86 @@ upstream_opt(const char *spec, struct workload_upstream *u)
 	return 0;
 }
 
+/*
+ * The trust domain upstream ids must be in: --trust-domain, else the CA's
+ * (root.crt in --ca-dir, $AUTHD_CA_DIR or the default). 0 and td[0] == '\0'
+ * when neither is there.
+ */
+static int
+node_td(const struct wl_opts *o, char td[static SPIFFE_TD_MAX + 1], const char **from)
+{
+	const char *dir = o->ca_dir;
+	struct certs_info root;
+	char path[4200];
+	size_t where = 0;
+
+	td[0] = '\0';
+	if (o->td != NULL) {
+		if (spiffe_td_parse(o->td, strlen(o->td), td, &where) != 0) {
+			ctl_err("--trust-domain '%s': not a trust domain (at byte %zu)", o->td, where);
+			return CTL_USAGE;
+		}
+		*from = "--trust-domain";
+		return 0;
+	}
+	if (dir == NULL && ((dir = getenv("AUTHD_CA_DIR")) == NULL || *dir == '\0'))
+		dir = "/var/lib/authd/ca";
+	*from = dir;
+	if (util_snprintf(path, sizeof(path), "%s/%s", dir, CERTS_CA_ROOT_CRT) != 0 ||
+	    certs_info_load(path, &root) != 0 || strncmp(root.id, "spiffe://", 9) != 0 ||
+	    spiffe_td_parse(root.id + 9, strlen(root.id + 9), td, NULL) != 0) {
+		td[0] = '\0';
+		if (o->ca_dir != NULL) {
+			ctl_err("--ca-dir %s: no CA there to take the trust domain from", o->ca_dir);
+			return CTL_USAGE;
+		}
+	}
+	return 0;
+}
+
+/*
+ * An upstream's id= outside the trust domain can never be proved by a
+ * peer (the daemon's config refuses it): refuse it here too.
+ */
+static int
+expect_ids_in_td(const struct wl_opts *o, const struct workload *w)
+{
+	char td[SPIFFE_TD_MAX + 1];
+	const char *from = NULL;
+	struct spiffe_id *id;
+	bool any = false;
+	int rc;
+
+	for (size_t i = 0; i < w->n_upstreams; i++)
+		any |= w->upstreams[i].expect_id[0] != '\0';
+	if (!any)
+		return 0;
+	if ((rc = node_td(o, td, &from)) != 0)
+		return rc;
+	if (td[0] == '\0') {
+		fprintf(stderr, "authctl: note: no CA in %s and no --trust-domain: upstream ids are "
+		    "not checked against the trust domain\n", from);
+		return 0;
+	}
+	if ((id = malloc(sizeof(*id))) == NULL)
+		return CTL_FAIL;
+	for (size_t i = 0; i < w->n_upstreams; i++) {
+		const char *e = w->upstreams[i].expect_id;
+
+		if (e[0] == '\0')
+			continue;
+		if (spiffe_id_parse_workload(e, strlen(e), id, NULL) != 0 ||
+		    !spiffe_id_in_td(id, td, strlen(td))) {
+			ctl_err("--upstream id '%s': not a workload ID in trust domain %s (from %s): "
+			    "no peer could prove it", e, td, from);
+			free(id);
+			return CTL_USAGE;
+		}
+	}
+	free(id);
+	return 0;
+}
+
 static int
 build(const struct wl_opts *o, const char *name, struct workload *w)
 {
@@ -360,7 +458,7 @@ build(const struct wl_opts *o, const char *name, struct workload *w)
 		ctl_err("workload %s/%s: %s", o->ns, name, why);
 		return CTL_USAGE;
 	}
-	return 0;
+	return expect_ids_in_td(o, w);
 }
 
 static int
@@ -427,32 +525,8 @@ cmd_rm(int argc, char **argv, struct wl_opts *o)
 	return rc;
 }
 
-/* A JSON string. Stored fields are printable ASCII; escape the rest anyway. */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
-static void
-json_str_or_null(const char *s)
-{
-	if (*s == '\0')
-		printf("null");
-	else
-		json_str(s);
-}
+#define json_str ctl_json_str
+#define json_str_or_null ctl_json_str_or_null
 
 static void
 json_workload(const struct workload *w, const struct workload_svid_status *st, int64_t now)
@@ -653,13 +727,17 @@ cmd_show(int argc, char **argv, struct wl_opts *o)
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct wl_opts *o);
+	const char *usage;
+	bool output;		/* takes -o table|json (--json) */
 } wl_cmds[] = {
-	{ "add", cmd_add },
-	{ "rm", cmd_rm },
-	{ "remove", cmd_rm },
-	{ "list", cmd_list },
-	{ "show", cmd_show },
+	{ "add", cmd_add, U_ADD, false },
+	{ "rm", cmd_rm, U_RM, false },
+	{ "remove", cmd_rm, U_RM, false },
+	{ "list", cmd_list, U_LIST, true },
+	{ "show", cmd_show, U_SHOW, true },
 };
+
+const char *const ctl_workload_subcommands[] = { "add", "rm", "list", "show", NULL };
 
 int
 ctl_workload_main(int argc, char **argv)
@@ -675,8 +753,18 @@ ctl_workload_main(int argc, char **argv)
 		if (strcmp(argv[1], wl_cmds[i].name) != 0)
 			continue;
 		rc = parse_opts(argc - 1, argv + 1, &o);
-		if (rc < 0)
+		if (rc < 0) {
+			ctl_cmd_usage("workload", wl_cmds[i].usage, WL_COMMON);
 			return CTL_OK;
+		}
+		if (rc == 0 && o.output != NULL && !wl_cmds[i].output) {
+			ctl_err("workload %s does not take -o/--output", wl_cmds[i].name);
+			return CTL_USAGE;
+		}
+		if (rc == 0 && (o.td != NULL || o.ca_dir != NULL) && wl_cmds[i].fn != cmd_add) {
+			ctl_err("workload %s does not take --trust-domain or --ca-dir", wl_cmds[i].name);
+			return CTL_USAGE;
+		}
 		return rc != 0 ? rc : wl_cmds[i].fn(argc - 1, argv + 1, &o);
 	}
 	ctl_err("workload: unknown subcommand '%s'", argv[1]);

@@ -50,7 +50,7 @@ dev_policy_seed(const char *store_path)
 {
 	struct policy_store *s = NULL;
 	struct policy_set set;
-	struct policy_actor actor = { "authd --dev", clock_now_ms() / 1000 };
+	struct policy_actor actor = { .who = "authd --dev", .now = clock_now_ms() / 1000 };
 	char err[256];
 	uint64_t rev = 0;
 	size_t changes;

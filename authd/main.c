@@ -14,8 +14,7 @@
 #include "authd/dev.h"
 #include "authd/log.h"
 #include "certs/crypto.h"
-
-#define AUTHD_VERSION "0.4.0"
+#include "common/version.h"
 
 struct flags {
 	const char *config, *state_dir, *trust_domain, *ca_dir, *store, *admin, *probes,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "authd/log.h"
 #include "certs/bundle.h"
@@ -45,6 +46,52 @@ trust_expiry(const struct trust *t, int64_t *issuer, int64_t *anchor)
 			*anchor = a.not_after;
 }
 
+/* Whether ca_dir/file exists: 0, or -errno. */
+static int
+ca_file(const char *dir, const char *file)
+{
+	char path[4200];
+	struct stat st;
+
+	if (util_snprintf(path, sizeof(path), "%s/%s", dir, file) != 0)
+		return -ENAMETOOLONG;
+	return stat(path, &st) == 0 ? 0 : -errno;
+}
+
+/*
+ * What to do about a CA that did not load, for the log: "authctl ca init"
+ * only where there is no CA at all, permission denied as such, a sealed
+ * issuer key without seal_key by name.
+ */
+static void
+ca_hint(const char *ca_dir, const char *seal_key, const char *td, int err, char *buf, size_t size)
+{
+	static const char *const files[] = { CERTS_CA_ROOT_CRT, CERTS_CA_ISSUER_CRT,
+		CERTS_CA_ISSUER_KEY, CERTS_CA_ISSUER_KEY_SEALED, CERTS_CA_BUNDLE };
+	bool any = false, denied = err == -EACCES || err == -EPERM;
+
+	for (size_t i = 0; i < AD_ARRAY_LEN(files); i++) {
+		int e = ca_file(ca_dir, files[i]);
+
+		any |= e == 0;
+		denied |= e == -EACCES;
+	}
+	buf[0] = '\0';
+	if (denied)
+		util_format(buf, size, " (permission denied: authd must be able to read ca_dir %s; "
+		    "check its owner and modes)", ca_dir);
+	else if (err == CERTS_E_SEAL_FORMAT && seal_key[0] == '\0' &&
+	    ca_file(ca_dir, CERTS_CA_ISSUER_KEY_SEALED) == 0)
+		util_format(buf, size, " (the issuer key is sealed: set seal_key in the config to "
+		    "the seal key file)");
+	else if (err == CERTS_E_NO_CA && !any)
+		util_format(buf, size, " (create one with: authctl ca init --dir %s --trust-domain %s)",
+		    ca_dir, td);
+	else if (err == CERTS_E_NO_CA)
+		util_format(buf, size, " (the CA there is incomplete: restore the missing file from "
+		    "a backup)");
+}
+
 int
 trust_load(const char *ca_dir, const char *seal_key, const char *td, char *why, size_t why_size,
     struct trust **out)
@@ -66,9 +113,11 @@ trust_load(const char *ca_dir, const char *seal_key, const char *td, char *why, 
 	r = certs_ca_load(ca_dir, seal_key[0] != '\0' ? key : NULL, &t->ca);
 	util_wipe(key, sizeof(key));
 	if (r != 0) {
-		log_warn("CA %s: %s (create one with: authctl ca init --dir %s --trust-domain %s)",
-		    ca_dir, certs_strerror(r), ca_dir, td);
-		util_format(why, why_size, "CA %s: %s", ca_dir, certs_strerror(r));
+		char hint[400];
+
+		ca_hint(ca_dir, seal_key, td, r, hint, sizeof(hint));
+		log_warn("CA %s: %s%s", ca_dir, certs_strerror(r), hint);
+		util_format(why, why_size, "CA %s: %s%s", ca_dir, certs_strerror(r), hint);
 		goto fail;
 	}
 	if (strcmp(certs_ca_td(t->ca), td) != 0) {

@@ -658,7 +658,7 @@ static int
 apply_timed(struct policy_store *s, const struct policy_rule *rules, size_t n, double *secs,
     size_t *changes, uint64_t *rev)
 {
-	struct policy_actor actor = { "policy_bench", BENCH_NOW };
+	struct policy_actor actor = { .who = "policy_bench", .now = BENCH_NOW };
 	uint64_t t0, t1;
 	int err;
 

@@ -41,7 +41,7 @@ main(int argc, char **argv)
 	const char *db = NULL, *from = NULL, *to = NULL, *why = NULL;
 	struct policy_selector sel[2];
 	struct policy_store *s = NULL;
-	struct policy_actor actor = { "revoke_bench", 0 };
+	struct policy_actor actor = { .who = "revoke_bench", .now = 0 };
 	uint64_t t0, t1;
 	size_t n = 0;
 	int err, rc = 3;

@@ -44,7 +44,7 @@ static const struct {
 	{ CERTS_E_TTL, "ttl-out-of-range", "TTL is out of the allowed range" },
 	{ CERTS_E_CA_EXPIRED, "issuer-not-valid", "the issuer is expired or not yet valid" },
 	{ CERTS_E_EXISTS, "ca-exists", "the directory already holds a CA" },
-	{ CERTS_E_NO_CA, "no-ca", "no CA in that directory (run authctl ca init)" },
+	{ CERTS_E_NO_CA, "no-ca", "no CA in that directory, or a file of it is missing" },
 	{ CERTS_E_NO_ROOT_KEY, "no-root-key",
 	    "the root key is not in the CA directory (needed to sign a new issuer)" },
 	{ CERTS_E_BUNDLE_LAST, "bundle-last-anchor", "refusing to remove the last trust anchor" },

@@ -44,6 +44,7 @@ enum policy_err {
 	POLICY_E_EXPIRED = -1114,	/* expiry time already past */
 	POLICY_E_COMMENT = -1115,	/* comment too long or not printable */
 	POLICY_E_MAP_OUTGROWN = -1116,	/* the store grew past this process's fixed map */
+	POLICY_E_UNSIGNED = -1117,	/* the store accepts only signed changes */
 };
 
 const char *policy_strerror(int err);
@@ -174,10 +175,23 @@ int policy_store_revision(struct policy_store *s, uint64_t *rev) AD_MUST_CHECK;
 /* Bytes the store's data occupies (pages in use), and its map size. */
 int policy_store_size(struct policy_store *s, uint64_t *used, uint64_t *map) AD_MUST_CHECK;
 
-/* Who makes a write and when: for the history. */
+/* An Ed25519 public key (sign.c), raw and as base64 text. */
+#define POLICY_PUBKEY_LEN 32
+#define POLICY_PUBKEY_B64_LEN 44
+
+/*
+ * Who makes a write and when: for the history. A signed write also carries
+ * its signature (base64, as policy_sign makes it) and, optionally, the key
+ * it claims: a store that requires signatures checks the signature against
+ * its own keys only (pub is then ignored); any other store checks it
+ * against pub and records the signer in the history.
+ */
 struct policy_actor {
 	const char *who;	/* e.g. "alice (uid 1000)" */
 	int64_t now;
+	const char *sig;	/* NULL: unsigned */
+	size_t siglen;
+	const uint8_t *pub;	/* POLICY_PUBKEY_LEN bytes, or NULL */
 };
 
 /*
@@ -217,10 +231,51 @@ typedef void (*policy_change_cb)(const struct policy_change *c, void *arg);
  * transaction. Rules already present (policy_rule_same) keep their ids.
  * With dry_run nothing is written. cb (may be NULL) sees every change.
  * *changes counts them. A no-op apply writes nothing and keeps the revision.
+ * actor->sig, when set, signs the set's canonical text (policy_set_canonical).
  */
 int policy_apply(struct policy_store *s, const struct policy_rule *rules, size_t n,
     const struct policy_selector *audit, size_t naudit, bool dry_run, policy_change_cb cb,
     void *arg, size_t *changes, const struct policy_actor *actor) AD_MUST_CHECK;
+
+/*
+ * ---- Stores that accept only signed changes (store.c) ----------------------
+ *
+ * A store can hold up to POLICY_SIGNERS_MAX public keys (meta "signers").
+ * While it holds any, every write that changes rules or audit mode must be
+ * a policy_apply whose actor->sig verifies under one of them; policy_add,
+ * policy_revoke, policy_revoke_match and policy_audit_set (edits no one
+ * signed) fail with POLICY_E_UNSIGNED, a signature by any other key with
+ * POLICY_E_SIGNATURE, and nothing is written. Dry runs are not writes.
+ */
+#define POLICY_SIGNERS_MAX 8
+
+struct policy_signers {
+	size_t n;
+	uint8_t key[POLICY_SIGNERS_MAX][POLICY_PUBKEY_LEN];
+};
+
+/* The store's keys; n == 0 when it accepts unsigned changes. */
+int policy_signers_get(struct policy_store *s, struct policy_signers *out) AD_MUST_CHECK;
+
+/*
+ * The text that changing the keys to next (n == 0: off) must be signed
+ * over while the store holds keys: names the store (an id derived from its
+ * secret hash key), its current revision and the new keys, so a signature
+ * is good for one change to one store only. Caller frees *out.
+ */
+int policy_signers_statement(struct policy_store *s, const struct policy_signers *next,
+    char **out, size_t *len) AD_MUST_CHECK;
+
+/*
+ * Set the store's keys to next (n == 0: accept unsigned changes again).
+ * From none, no signature is needed (the store only gets stricter). Once
+ * it holds keys, actor->sig must sign policy_signers_statement(next) under
+ * one of them: POLICY_E_UNSIGNED without, POLICY_E_SIGNATURE for any other
+ * (including a statement for an older revision). Keys are deduplicated;
+ * the same set again writes nothing.
+ */
+int policy_signers_set(struct policy_store *s, const struct policy_signers *next,
+    const struct policy_actor *actor) AD_MUST_CHECK;
 
 /* ---- Reading ------------------------------------------------------------- */
 
@@ -247,6 +302,8 @@ struct policy_history {
 	int64_t time;
 	char who[128];
 	char what[POLICY_HISTORY_WHAT_MAX + 1];
+	bool is_signed;			/* the write carried a signature that verified */
+	uint8_t signer[POLICY_PUBKEY_LEN];	/* by this key, when is_signed */
 };
 typedef int (*policy_history_cb)(const struct policy_history *h, void *arg);
 
@@ -382,5 +439,16 @@ int policy_sign(const char *secret_path, const uint8_t *msg, size_t len,
  */
 int policy_verify(const char *public_path, const uint8_t *msg, size_t len, const char *sig,
     size_t siglen) AD_MUST_CHECK;
+/* The same with the key itself. */
+int policy_verify_key(const uint8_t pub[static POLICY_PUBKEY_LEN], const uint8_t *msg,
+    size_t len, const char *sig, size_t siglen) AD_MUST_CHECK;
+/* Read a public key file (base64). Returns 0, POLICY_E_KEY or -errno. */
+int policy_pubkey_read(const char *path, uint8_t pub[static POLICY_PUBKEY_LEN]) AD_MUST_CHECK;
+/* The public key secret_path belongs to (so a CLI can name the signer). */
+int policy_pubkey_of(const char *secret_path, uint8_t pub[static POLICY_PUBKEY_LEN])
+    AD_MUST_CHECK;
+/* A key as base64 text: POLICY_PUBKEY_B64_LEN characters and a NUL. */
+void policy_pubkey_format(const uint8_t pub[static POLICY_PUBKEY_LEN],
+    char out[static POLICY_PUBKEY_B64_LEN + 1]);
 
 #endif

@@ -3,7 +3,9 @@
  *
  * LMDB layout (one environment, one file):
  *   meta     "schema" -> u32, "revision" -> u64, "next_id" -> u64,
- *            "hash_key" -> 16 random bytes (made with the store)
+ *            "hash_key" -> 16 random bytes (made with the store),
+ *            "signers" -> 1 to 8 Ed25519 public keys (32 bytes each), present
+ *            only while the store accepts signed changes only (store.c)
  *   rules    rule id (u64, big-endian) -> rule record (record.c)
  *   index    H(dst)[0..8] | H(src)[0..8] -> rule entries (DUPSORT):
  *            id (u64 BE) | expires (i64) | H(dst)[8..12] | H(src)[8..12] |
@@ -12,6 +14,8 @@
  *            kind of source selector (4 x u32: exact, namespace, domain, any)
  *   audit    H(dst)[0..8] -> destination selector string
  *   history  revision (u64 BE) -> history record
+ *   signed   revision (u64 BE) -> the Ed25519 key that signed that write;
+ *            made by the first signed write (older stores have none)
  *
  * H is SipHash-2-4 with 128-bit output (libsodium's siphashx24) under the
  * store's random key. Short fixed-size keys keep the index dense and
@@ -26,7 +30,15 @@
 
 #include "policy/policy.h"
 
-#define POLICY_SCHEMA 1
+/*
+ * The newest schema this code reads. A store is written as schema 1 until
+ * it requires signed changes ("signers" in meta), then as 2 until it no
+ * longer does, so an authd from before signed-only stores, which would
+ * not enforce them, refuses such a store (POLICY_E_VERSION) and reads
+ * every other.
+ */
+#define POLICY_SCHEMA 2
+#define POLICY_SCHEMA_PLAIN 1
 
 #define POLICY_HASH_LEN 16
 #define POLICY_IKEY_LEN 16
@@ -78,7 +90,7 @@ bool policy__entry_matches(const uint8_t *ent, size_t len, const uint8_t hdst[st
  * The store's LMDB environment, for modules that keep their own named
  * databases in the same file (the workload registry, registry.c).
  * Valid until policy_store_close. The environment is opened with MDB_NOTLS
- * and room for 16 named databases, of which the policy uses 6; users open
+ * and room for 16 named databases, of which the policy uses 7; users open
  * their databases per transaction, finish every transaction before the
  * store is closed, and follow the store's rules: transactions begin with
  * policy__txn_begin, and a write that hits MDB_MAP_FULL is aborted,

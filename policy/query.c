@@ -168,7 +168,9 @@ policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void
 	struct policy_history *h;
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
-	MDB_val k, d;
+	MDB_dbi signed_dbi = 0;
+	MDB_val k, d, sd;
+	bool has_signed;
 	int rc, err;
 
 	h = malloc(sizeof(*h));
@@ -190,8 +192,20 @@ policy_history_list(struct policy_store *s, size_t n, policy_history_cb cb, void
 		if (rc == MDB_NOTFOUND)
 			rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
 	}
+	/* Stores that never took a signed write have no "signed" database. */
+	has_signed = mdb_dbi_open(txn, "signed", 0, &signed_dbi) == 0;
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if ((err = history_decode(&k, &d, h)) != 0 || (err = cb(h, arg)) != 0)
+		if ((err = history_decode(&k, &d, h)) != 0)
+			goto out;
+		if (has_signed && mdb_get(txn, signed_dbi, &k, &sd) == 0) {
+			if (sd.mv_size != POLICY_PUBKEY_LEN) {
+				err = POLICY_E_CORRUPT;
+				goto out;
+			}
+			h->is_signed = true;
+			memcpy(h->signer, sd.mv_data, POLICY_PUBKEY_LEN);
+		}
+		if ((err = cb(h, arg)) != 0)
 			goto out;
 	}
 	err = rc == MDB_NOTFOUND ? 0 : policy__mdb_err(rc);

@@ -515,6 +515,8 @@ static const struct {
 	{ POLICY_E_SIGNATURE, "the policy signature does not verify" },
 	{ POLICY_E_KEY, "malformed signing or verify key file" },
 	{ POLICY_E_EXPIRED, "the expiry time is already past" },
+	{ POLICY_E_UNSIGNED, "this store accepts only signed changes (authctl policy apply -f "
+	    "FILE --sig SIGFILE; see 'authctl policy require-signed')" },
 	{ POLICY_E_COMMENT, "a comment must be at most 256 bytes of printable UTF-8 "
 	    "without control characters" },
 };

@@ -15,6 +15,9 @@
 #include "policy/policy.h"
 
 #define PK_LEN crypto_sign_ed25519_PUBLICKEYBYTES
+_Static_assert(PK_LEN == POLICY_PUBKEY_LEN, "policy.h names the key length");
+_Static_assert(sodium_base64_ENCODED_LEN(PK_LEN, sodium_base64_VARIANT_ORIGINAL) == POLICY_PUBKEY_B64_LEN + 1,
+    "and its base64 length");
 #define SK_LEN crypto_sign_ed25519_SECRETKEYBYTES
 #define SIG_LEN crypto_sign_ed25519_BYTES
 #define KEY_FILE_MAX 1024
@@ -133,10 +136,28 @@ out:
 }
 
 int
+policy_verify_key(const uint8_t pub[static POLICY_PUBKEY_LEN], const uint8_t *msg, size_t len,
+    const char *sig, size_t siglen)
+{
+	uint8_t bin[SIG_LEN];
+
+	if ((msg == NULL && len > 0) || (sig == NULL && siglen > 0))
+		return POLICY_E_INVAL;
+	if (sodium_init() < 0)
+		return CERTS_E_CRYPTO;
+	if (sig == NULL || decode_exact(sig, siglen, bin, sizeof(bin)) != 0)
+		return POLICY_E_SIGNATURE;
+	if (crypto_sign_ed25519_verify_detached(bin, msg != NULL ? msg : (const uint8_t *)"", len,
+	    pub) != 0)
+		return POLICY_E_SIGNATURE;
+	return 0;
+}
+
+int
 policy_verify(const char *public_path, const uint8_t *msg, size_t len, const char *sig,
     size_t siglen)
 {
-	uint8_t pk[PK_LEN], bin[SIG_LEN];
+	uint8_t pk[PK_LEN];
 	int err;
 
 	if ((msg == NULL && len > 0) || (sig == NULL && siglen > 0))
@@ -146,10 +167,35 @@ policy_verify(const char *public_path, const uint8_t *msg, size_t len, const cha
 	err = read_key(public_path, pk, sizeof(pk));
 	if (err != 0)
 		return err;
-	if (sig == NULL || decode_exact(sig, siglen, bin, sizeof(bin)) != 0)
-		return POLICY_E_SIGNATURE;
-	if (crypto_sign_ed25519_verify_detached(bin, msg != NULL ? msg : (const uint8_t *)"", len,
-	    pk) != 0)
-		return POLICY_E_SIGNATURE;
-	return 0;
+	return policy_verify_key(pk, msg, len, sig, siglen);
+}
+
+int
+policy_pubkey_read(const char *path, uint8_t pub[static POLICY_PUBKEY_LEN])
+{
+	if (sodium_init() < 0)
+		return CERTS_E_CRYPTO;
+	return read_key(path, pub, PK_LEN);
+}
+
+int
+policy_pubkey_of(const char *secret_path, uint8_t pub[static POLICY_PUBKEY_LEN])
+{
+	uint8_t sk[SK_LEN];
+	int err;
+
+	if (sodium_init() < 0)
+		return CERTS_E_CRYPTO;
+	err = read_key(secret_path, sk, sizeof(sk));
+	if (err == 0 && crypto_sign_ed25519_sk_to_pk(pub, sk) != 0)
+		err = POLICY_E_KEY;
+	sodium_memzero(sk, sizeof(sk));
+	return err;
+}
+
+void
+policy_pubkey_format(const uint8_t pub[static POLICY_PUBKEY_LEN],
+    char out[static POLICY_PUBKEY_B64_LEN + 1])
+{
+	sodium_bin2base64(out, POLICY_PUBKEY_B64_LEN + 1, pub, POLICY_PUBKEY_LEN, B64);
 }

@@ -24,6 +24,7 @@
 #define K_REVISION "revision"
 #define K_NEXT_ID "next_id"
 #define K_HASH_KEY "hash_key"
+#define K_SIGNERS "signers"
 
 int
 policy__mdb_err(int rc)
@@ -186,7 +187,7 @@ policy_store_open(const char *path, unsigned flags, uint64_t map_size, struct po
 	}
 	err = open_dbis(s, txn, s->rdonly ? 0 : MDB_CREATE);
 	if (err == 0 && found == 0) {
-		err = put_u64(txn, s->meta, K_SCHEMA, POLICY_SCHEMA, 4);
+		err = put_u64(txn, s->meta, K_SCHEMA, POLICY_SCHEMA_PLAIN, 4);
 		if (err == 0)
 			err = put_u64(txn, s->meta, K_REVISION, 0, 8);
 		if (err == 0)
@@ -346,7 +347,10 @@ struct wtx {
 	struct policy_store *s;
 	MDB_txn *txn;
 	int64_t now;
+	const struct policy_actor *actor;
 	bool changed;		/* anything written: commit, bump the revision */
+	bool is_signed;		/* signed by signer: recorded with the revision */
+	uint8_t signer[POLICY_PUBKEY_LEN];
 	char what[POLICY_HISTORY_WHAT_MAX + 1];
 };
 
@@ -389,8 +393,105 @@ history_append(struct wtx *w, uint64_t rev, const char *who)
 	return policy__mdb_err(mdb_put(w->txn, w->s->history, &k, &d, MDB_APPEND));
 }
 
+/*
+ * What a write is, for a store that accepts only signed changes: an edit
+ * nobody can sign (add, revoke, audit), a change signed over msg (apply),
+ * a change of the keys (checked by do_signers itself), or nothing to
+ * enforce (a dry run, which never commits).
+ */
+enum write_kind { W_EDIT, W_SIGNABLE, W_SIGNERS, W_DRY };
+
 static int
-store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_actor *actor)
+signers_load(MDB_txn *txn, const struct policy_store *s, struct policy_signers *out)
+{
+	MDB_val k = { strlen(K_SIGNERS), (void *)(uintptr_t)K_SIGNERS }, d;
+	int rc = mdb_get(txn, s->meta, &k, &d);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	if (d.mv_size == 0 || d.mv_size % POLICY_PUBKEY_LEN != 0 ||
+	    d.mv_size / POLICY_PUBKEY_LEN > POLICY_SIGNERS_MAX)
+		return POLICY_E_CORRUPT;
+	out->n = d.mv_size / POLICY_PUBKEY_LEN;
+	memcpy(out->key, d.mv_data, d.mv_size);
+	return 0;
+}
+
+/* Which of keys signed msg: 0 and its index, or POLICY_E_SIGNATURE. */
+static int
+verify_any(const struct policy_signers *keys, const uint8_t *msg, size_t len,
+    const struct policy_actor *a, size_t *which)
+{
+	for (size_t i = 0; i < keys->n; i++) {
+		int err = policy_verify_key(keys->key[i], msg, len, a->sig, a->siglen);
+
+		if (err == 0) {
+			*which = i;
+			return 0;
+		}
+		if (err != POLICY_E_SIGNATURE)
+			return err;
+	}
+	return POLICY_E_SIGNATURE;
+}
+
+/* The store's answer to an unsigned or signed write, in its transaction. */
+static int
+signed_check(struct wtx *w, const struct policy_actor *a, enum write_kind kind,
+    const uint8_t *msg, size_t len)
+{
+	struct policy_signers cur;
+	size_t i = 0;
+	int err;
+
+	if (kind == W_DRY || kind == W_SIGNERS)
+		return 0;
+	if ((err = signers_load(w->txn, w->s, &cur)) != 0)
+		return err;
+	if (cur.n > 0) {
+		if (kind == W_EDIT || a->sig == NULL)
+			return POLICY_E_UNSIGNED;
+		if ((err = verify_any(&cur, msg, len, a, &i)) != 0)
+			return err;
+		memcpy(w->signer, cur.key[i], POLICY_PUBKEY_LEN);
+		w->is_signed = true;
+	} else if (a->sig != NULL) {
+		/* Not required here, but a signed apply is recorded as signed. */
+		if (kind == W_EDIT || a->pub == NULL)
+			return POLICY_E_INVAL;
+		if ((err = policy_verify_key(a->pub, msg, len, a->sig, a->siglen)) != 0)
+			return err;
+		memcpy(w->signer, a->pub, POLICY_PUBKEY_LEN);
+		w->is_signed = true;
+	}
+	return 0;
+}
+
+/* The signer of a revision, in the "signed" database (revision -> key). */
+static int
+signed_append(struct wtx *w, uint64_t rev)
+{
+	uint8_t key[8];
+	struct buf kb;
+	MDB_dbi dbi;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = mdb_dbi_open(w->txn, "signed", MDB_CREATE, &dbi)) != 0)
+		return policy__mdb_err(rc);
+	buf_writer(&kb, key, sizeof(key));
+	buf_put_u64(&kb, rev);
+	k = (MDB_val){ sizeof(key), key };
+	d = (MDB_val){ POLICY_PUBKEY_LEN, w->signer };
+	return policy__mdb_err(mdb_put(w->txn, dbi, &k, &d, MDB_APPEND));
+}
+
+static int
+store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_actor *actor,
+    enum write_kind kind, const uint8_t *msg, size_t len)
 {
 	struct wtx w;
 	uint64_t rev;
@@ -402,15 +503,20 @@ store_write(struct policy_store *s, write_fn fn, void *ctx, const struct policy_
 		memset(&w, 0, sizeof(w));
 		w.s = s;
 		w.now = actor->now;
+		w.actor = actor;
 		if ((err = policy__txn_begin(s, 0, &w.txn)) != 0)
 			return err;
-		err = fn(&w, ctx);
+		err = signed_check(&w, actor, kind, msg, len);
+		if (err == 0)
+			err = fn(&w, ctx);
 		if (err == 0 && w.changed) {
 			err = get_u64(w.txn, s->meta, K_REVISION, &rev);
 			if (err == 0)
 				err = put_u64(w.txn, s->meta, K_REVISION, ++rev, 8);
 			if (err == 0)
 				err = history_append(&w, rev, actor->who ? actor->who : "unknown");
+			if (err == 0 && w.is_signed)
+				err = signed_append(&w, rev);
 			if (err == 0) {
 				err = policy__txn_commit(s, w.txn);
 				w.txn = NULL;
@@ -639,7 +745,7 @@ policy_add(struct policy_store *s, struct policy_rule *rule, const struct policy
 	if (a == NULL)
 		return POLICY_E_NOMEM;
 	a->rule = rule;
-	err = store_write(s, do_add, a, actor);
+	err = store_write(s, do_add, a, actor, W_EDIT, NULL, 0);
 	free(a);
 	return err;
 }
@@ -673,7 +779,7 @@ policy_revoke(struct policy_store *s, uint64_t id, const struct policy_actor *ac
 	if (c == NULL)
 		return POLICY_E_NOMEM;
 	c->id = id;
-	err = store_write(s, do_revoke, c, actor);
+	err = store_write(s, do_revoke, c, actor, W_EDIT, NULL, 0);
 	free(c);
 	return err;
 }
@@ -738,7 +844,7 @@ policy_revoke_match(struct policy_store *s, const struct policy_selector *from,
 		return POLICY_E_NOMEM;
 	c->from = from;
 	c->to = to;
-	err = store_write(s, do_revoke_match, c, actor);
+	err = store_write(s, do_revoke_match, c, actor, W_EDIT, NULL, 0);
 	if (err == 0)
 		*n = c->n;
 	free(c);
@@ -785,7 +891,7 @@ policy_audit_set(struct policy_store *s, const struct policy_selector *to, bool 
 
 	if (to->kind == POLICY_SEL_ANY)
 		return POLICY_E_INVAL;
-	return store_write(s, do_audit, &a, actor);
+	return store_write(s, do_audit, &a, actor, W_EDIT, NULL, 0);
 }
 
 /* ---- apply ------------------------------------------------------------------ */
@@ -1143,6 +1249,8 @@ policy_apply(struct policy_store *s, const struct policy_rule *rules, size_t n,
     void *arg, size_t *changes, const struct policy_actor *actor)
 {
 	struct apply_ctx *c;
+	char *canon = NULL;
+	size_t clen = 0;
 	int err;
 
 	*changes = 0;
@@ -1169,7 +1277,16 @@ policy_apply(struct policy_store *s, const struct policy_rule *rules, size_t n,
 		err = POLICY_E_NOMEM;
 		goto out;
 	}
-	err = store_write(s, do_apply, c, actor);
+	/* A signature covers the canonical text of exactly this set. */
+	if (actor->sig != NULL && !dry_run) {
+		struct policy_set set = { (struct policy_rule *)(uintptr_t)rules, n,
+			(struct policy_selector *)(uintptr_t)audit, naudit };
+
+		if ((err = policy_set_canonical(&set, &canon, &clen)) != 0)
+			goto out;
+	}
+	err = store_write(s, do_apply, c, actor, dry_run ? W_DRY : W_SIGNABLE,
+	    (const uint8_t *)canon, clen);
 	if (err == 0) {
 		size_t on = 0;
 
@@ -1179,9 +1296,181 @@ policy_apply(struct policy_store *s, const struct policy_rule *rules, size_t n,
 		err = apply_report(c, cb, arg);
 	}
 out:
+	free(canon);
 	apply_reset(c);
 	free(c->new_ids);
 	free(c->audit_on);
 	free(c);
+	return err;
+}
+
+/* ---- Keys for signed-only stores ----------------------------------------------- */
+
+int
+policy_signers_get(struct policy_store *s, struct policy_signers *out)
+{
+	MDB_txn *txn;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
+		return err;
+	err = signers_load(txn, s, out);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, POLICY_PUBKEY_LEN);
+}
+
+/* Sorted, without duplicates: the same keys are the same set in any order. */
+static void
+signers_normalize(const struct policy_signers *in, struct policy_signers *out)
+{
+	*out = *in;
+	if (out->n > POLICY_SIGNERS_MAX)
+		out->n = POLICY_SIGNERS_MAX;
+	qsort(out->key, out->n, POLICY_PUBKEY_LEN, key_cmp);
+	for (size_t i = 1; i < out->n;) {
+		if (key_cmp(out->key[i - 1], out->key[i]) == 0) {
+			memmove(out->key[i], out->key[i + 1], (out->n - i - 1) * POLICY_PUBKEY_LEN);
+			out->n--;
+		} else {
+			i++;
+		}
+	}
+}
+
+/*
+ * What a change of keys is signed over: the store (an id derived one-way
+ * from its secret hash key, so it is not disclosed), the revision the
+ * change applies to, and the new keys.
+ */
+static int
+statement_build(const struct policy_store *s, uint64_t rev, const struct policy_signers *next,
+    char **out, size_t *len)
+{
+	static const char ctx[] = "authd store id";
+	uint8_t id[16];
+	char hex[2 * sizeof(id) + 1], b64[POLICY_PUBKEY_B64_LEN + 1];
+	size_t cap = 128 + next->n * (POLICY_PUBKEY_B64_LEN + 1), off;
+	char *p;
+	int k;
+
+	if (crypto_generichash(id, sizeof(id), (const uint8_t *)ctx, sizeof(ctx) - 1, s->hash_key,
+	    sizeof(s->hash_key)) != 0)
+		return POLICY_E_INVAL;
+	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+	if ((p = malloc(cap)) == NULL)
+		return POLICY_E_NOMEM;
+	k = snprintf(p, cap, "authd.io/v1 require-signed\nstore %s\nrevision %llu\nkeys", hex,
+	    (unsigned long long)rev);
+	off = k > 0 ? (size_t)k : 0;
+	for (size_t i = 0; i < next->n; i++) {
+		policy_pubkey_format(next->key[i], b64);
+		k = snprintf(p + off, cap - off, " %s", b64);
+		off += k > 0 ? (size_t)k : 0;
+	}
+	k = snprintf(p + off, cap - off, "%s\n", next->n == 0 ? " none" : "");
+	off += k > 0 ? (size_t)k : 0;
+	*out = p;
+	*len = off;
+	return 0;
+}
+
+int
+policy_signers_statement(struct policy_store *s, const struct policy_signers *next, char **out,
+    size_t *len)
+{
+	struct policy_signers norm;
+	MDB_txn *txn;
+	uint64_t rev;
+	int err;
+
+	*out = NULL;
+	*len = 0;
+	signers_normalize(next, &norm);
+	if ((err = policy__txn_begin(s, MDB_RDONLY, &txn)) != 0)
+		return err;
+	err = get_u64(txn, s->meta, K_REVISION, &rev);
+	mdb_txn_abort(txn);
+	return err != 0 ? err : statement_build(s, rev, &norm, out, len);
+}
+
+static int
+do_signers(struct wtx *w, void *arg)
+{
+	const struct policy_signers *next = arg;
+	const struct policy_actor *a = w->actor;
+	struct policy_signers cur;
+	char *msg = NULL, b64[POLICY_PUBKEY_B64_LEN + 1];
+	uint64_t rev;
+	size_t len = 0, i = 0;
+	int err;
+
+	if ((err = signers_load(w->txn, w->s, &cur)) != 0)
+		return err;
+	if (cur.n == next->n && memcmp(cur.key, next->key, cur.n * POLICY_PUBKEY_LEN) == 0)
+		return 0;
+	/* From none the store only gets stricter; after that the keys decide. */
+	if (cur.n > 0) {
+		if (a->sig == NULL)
+			return POLICY_E_UNSIGNED;
+		if ((err = get_u64(w->txn, w->s->meta, K_REVISION, &rev)) != 0 ||
+		    (err = statement_build(w->s, rev, next, &msg, &len)) != 0)
+			return err;
+		err = verify_any(&cur, (const uint8_t *)msg, len, a, &i);
+		free(msg);
+		if (err != 0)
+			return err;
+		memcpy(w->signer, cur.key[i], POLICY_PUBKEY_LEN);
+		w->is_signed = true;
+	}
+	if (next->n == 0) {
+		MDB_val k = { strlen(K_SIGNERS), (void *)(uintptr_t)K_SIGNERS };
+
+		err = policy__mdb_err(mdb_del(w->txn, w->s->meta, &k, NULL));
+		/* Readable again by an authd that predates signed-only stores. */
+		if (err == 0)
+			err = put_u64(w->txn, w->s->meta, K_SCHEMA, POLICY_SCHEMA_PLAIN, 4);
+		what_set(w, "require-signed off: unsigned changes accepted");
+	} else {
+		MDB_val k = { strlen(K_SIGNERS), (void *)(uintptr_t)K_SIGNERS };
+		MDB_val d = { next->n * POLICY_PUBKEY_LEN, (void *)(uintptr_t)next->key };
+
+		err = policy__mdb_err(mdb_put(w->txn, w->s->meta, &k, &d, 0));
+		/*
+		 * An older authd or authctl would ignore the keys and accept
+		 * unsigned changes: the schema makes it refuse the store instead.
+		 */
+		if (err == 0)
+			err = put_u64(w->txn, w->s->meta, K_SCHEMA, POLICY_SCHEMA, 4);
+		policy_pubkey_format(next->key[0], b64);
+		what_set(w, "require-signed on: %zu key%s (%.8s...%s)", next->n,
+		    next->n == 1 ? "" : "s", b64, next->n > 1 ? " and others" : "");
+	}
+	w->changed = true;
+	return err;
+}
+
+int
+policy_signers_set(struct policy_store *s, const struct policy_signers *next,
+    const struct policy_actor *actor)
+{
+	struct policy_signers *norm = malloc(sizeof(*norm));
+	int err;
+
+	if (norm == NULL)
+		return POLICY_E_NOMEM;
+	if (next->n > POLICY_SIGNERS_MAX) {
+		free(norm);
+		return POLICY_E_TOO_BIG;
+	}
+	signers_normalize(next, norm);
+	err = store_write(s, do_signers, norm, actor, W_SIGNERS, NULL, 0);
+	free(norm);
 	return err;
 }

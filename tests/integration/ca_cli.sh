@@ -56,6 +56,9 @@ s1=$(openssl x509 -in "$T/web/svid.pem" -noout -serial)
 s2=$(openssl x509 -in "$T/short/svid.pem" -noout -serial)
 [ "$s1" != "$s2" ] && pass "serials differ between SVIDs" || fail "serials repeat: $s1"
 check_exit "TTL under 5 s is refused" 2 $AUTHCTL ca issue --dir "$ca" --id $id --ttl 4s --out "$T/x"
+cp "$T/.out" "$T/said"
+check_output "... with the bounds the code holds (5s to 24h)" "between 5s and 1d" cat "$T/said"
+check "a 5 s SVID is issued (the documented minimum)" $AUTHCTL ca issue --dir "$ca" --id $id --ttl 5s --out "$T/ttl5"
 check_exit "TTL over 24 h is refused" 2 $AUTHCTL ca issue --dir "$ca" --id $id --ttl 25h --out "$T/x"
 check_exit "foreign trust domain is refused" 2 $AUTHCTL ca issue --dir "$ca" --id spiffe://other.org/ns/a/sa/b --out "$T/x"
 check_output "bad SPIFFE ID names the problem and the byte" "empty segment \(at byte 24\)" \
@@ -161,15 +164,83 @@ check_exit "unknown option exits 2" 2 $AUTHCTL ca show --bogus
 check_exit "missing CA is a failure" 3 $AUTHCTL ca show --dir "$T/nowhere"
 
 # ca status: what needs attention, as an exit code for alerts.
-check_exit "ca status of a fresh CA exits 0" 0 $AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
+$AUTHCTL workload add web --namespace shop --store "$T/store.mdb" >/dev/null
+check_exit "ca status of a fresh CA exits 0" 0 $AUTHCTL ca status --dir "$ca" --store "$T/store.mdb"
 check_output "it shows the issuer's time left" "^issuer +[0-9a-f]{16}  .*\(in (29|30)d" \
+	$AUTHCTL ca status --dir "$ca" --store "$T/store.mdb"
+check_exit "ca status with a missing store exits 1 (a typo must not read as all is well)" 1 \
 	$AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
-check_output "and says when there is no store" "no store at" $AUTHCTL ca status --dir "$ca" --store "$T/no-store.mdb"
+cp "$T/.out" "$T/said"
+check_output "... with a warning naming the path" "^warning: no store at $T/no-store.mdb" cat "$T/said"
+check_exit "ca status -o json with a missing store exits 1 too" 1 $AUTHCTL ca status -o json --dir "$ca" --store "$T/no-store.mdb"
+cp "$T/.out" "$T/st0.json"
+check "ca status -o json is JSON: issuer, anchors, svids, warnings" $PY -c "import json
+d = json.load(open('$T/st0.json'))
+assert d['svids'] is None and d['ok'] is False and 'no store at' in d['warnings'][0], d
+assert d['issuer']['seconds_left'] > 0 and len(d['anchors']) >= 1, d"
+$AUTHCTL ca status -o json --dir "$ca" --store "$T/store.mdb" >"$T/st.json"
+check "ca status -o json lists the store's workloads" $PY -c "import json
+d = json.load(open('$T/st.json'))
+assert d['ok'] and d['svids'] == [{'namespace': 'shop', 'name': 'web', 'serial': None, 'not_after': None, 'seconds_left': None}], d"
 $AUTHCTL ca init --trust-domain short.org --issuer-ttl 2h --dir "$T/shortca" >/dev/null
 check_exit "an issuer with 2 h left makes ca status exit 1" 1 $AUTHCTL ca status --dir "$T/shortca" --store "$T/no-store.mdb"
 check_output "with a warning that says what to run" "less than 7 days left; run 'authctl ca rotate'" \
 	$AUTHCTL ca status --dir "$T/shortca" --store "$T/no-store.mdb"
 check_exit "ca status without a CA exits 3" 3 $AUTHCTL ca status --dir "$T/nothing-here" --store "$T/no-store.mdb"
+cp "$T/.out" "$T/said"
+check_output "... naming the directory and how to create a CA" "no CA in $T/nothing-here \(create one with 'authctl ca init --dir" cat "$T/said"
+
+# --- machine output: -o json -------------------------------------------------------
+$AUTHCTL ca show -o json --dir "$ca" >"$T/show.json"
+check "ca show -o json is JSON" $PY -c "import json
+d = json.load(open('$T/show.json'))
+assert d['trust_domain'] == 'example.org' and d['root']['id'] == 'spiffe://example.org', d
+assert d['issuer_key_sealed'] is False and d['root_key_online'] is True and len(d['bundle']) >= 1, d"
+$AUTHCTL ca bundle list -o json --dir "$ca" >"$T/bl.json"
+check "ca bundle list -o json is JSON" $PY -c "import json
+d = json.load(open('$T/bl.json'))
+assert len(d) >= 1 and all(len(a['sha256']) == 64 for a in d), d"
+check_exit "ca bundle -o json (list is the default) exits 0" 0 $AUTHCTL ca bundle -o json --dir "$ca"
+check_exit "-o json on ca init (no data) exits 2" 2 $AUTHCTL ca init -o json --trust-domain x.org --dir "$T/j"
+check_exit "-o json on ca bundle pem exits 2" 2 $AUTHCTL ca bundle pem -o json --dir "$ca"
+check_exit "-o yaml exits 2" 2 $AUTHCTL ca show -o yaml --dir "$ca"
+
+# --- the hint fits the failure -----------------------------------------------------
+cp -a "$ca" "$T/nokey"
+rm "$T/nokey/issuer.key"
+check_exit "a CA without its issuer key: exit 3" 3 $AUTHCTL ca issue --dir "$T/nokey" --id $id --out "$T/x"
+cp "$T/.out" "$T/said"
+check_output "... names the missing key" "incomplete: issuer.key is missing" cat "$T/said"
+check_fails "... and does not say to run ca init" grep -q "create one with" "$T/said"
+check_output "a sealed issuer without --seal-key says to pass it" "the issuer key in $sca is sealed; pass --seal-key" \
+	$AUTHCTL ca issue --dir "$sca" --id spiffe://sealed.example/a --out "$T/s3"
+check_output "so does rotate" "is sealed; pass --seal-key" $AUTHCTL ca rotate --dir "$sca"
+# Permission denied, as a user who cannot read the CA (the directory is 0700 root).
+chmod 711 "$T"
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+if [ "$(id -u)" = 0 ] && nobody "$AUTHCTL" --version >/dev/null 2>&1; then
+	check_exit "a CA the user cannot read: exit 3" 3 nobody "$AUTHCTL" ca show --dir "$ca"
+	cp "$T/.out" "$T/said"
+	check_output "... says permission denied" "$ca: permission denied" cat "$T/said"
+	check_fails "... not to create a CA" grep -q "create one with" "$T/said"
+	check_output "ca issue says so too" "permission denied" nobody "$AUTHCTL" ca issue --dir "$ca" --id $id --out /tmp/x
+	check_output "ca status too" "permission denied" nobody "$AUTHCTL" ca status --dir "$ca"
+fi
+
+# --- version and help --------------------------------------------------------------
+check_output "authctl --version" "^authctl [0-9]+\.[0-9]+\.[0-9]+$" $AUTHCTL --version
+if [ -n "${AUTHD:-}" ] && [ -x "${AUTHD:-}" ]; then
+	check_eq "authctl and authd print one version" "$($AUTHCTL --version | cut -d' ' -f2)" "$("$AUTHD" --version | cut -d' ' -f2)"
+fi
+$AUTHCTL --help >"$T/help"
+for sub in init show status rotate bundle issue verify seal-keygen allow revoke list check apply export \
+	history audit require-signed keygen verify-db add rm; do
+	check "authctl --help lists $sub" grep -qw -- "$sub" "$T/help"
+done
+for sub in init show status rotate bundle issue verify seal-keygen; do
+	check_output "ca $sub --help prints its usage" "^usage: authctl ca $sub" $AUTHCTL ca $sub --help
+	check_exit "ca $sub -h exits 0" 0 $AUTHCTL ca $sub -h
+done
 check_exit "ca status with an argument exits 2" 2 $AUTHCTL ca status extra --dir "$ca"
 
 finish

@@ -23,6 +23,31 @@ check_output "the config error names the line and key" "line 3: limits.idle_time
 printf 'trust_domain: t.test\nstate_dir: %s/nostate\naccess_log: off\nadmin: off\n' "$T" >"$T/noca.yaml"
 check_exit "a missing CA exits 3" 3 "$AUTHD" --config "$T/noca.yaml"
 check_output "and says how to create one" "authctl ca init --dir" "$AUTHD" --config "$T/noca.yaml"
+# The hint fits the failure: "ca init" only where there is no CA at all.
+"$AUTHCTL" ca seal-keygen --out "$T/hint.seal" >/dev/null
+"$AUTHCTL" ca init --dir "$T/hint-sealed" --trust-domain t.test --seal-key "$T/hint.seal" >/dev/null
+printf 'trust_domain: t.test\nstate_dir: %s/hs\nca_dir: %s/hint-sealed\naccess_log: off\nadmin: off\n' "$T" "$T" >"$T/sealed.yaml"
+check_exit "a sealed issuer key without seal_key exits 3" 3 "$AUTHD" --config "$T/sealed.yaml"
+cp "$T/.out" "$T/said"
+check_output "... and says to set seal_key" "is sealed: set seal_key in the config" cat "$T/said"
+check_fails "... not to create a CA" grep -q "authctl ca init" "$T/said"
+"$AUTHCTL" ca init --dir "$T/hint-nokey" --trust-domain t.test >/dev/null
+rm "$T/hint-nokey/issuer.key"
+printf 'trust_domain: t.test\nstate_dir: %s/hn\nca_dir: %s/hint-nokey\naccess_log: off\nadmin: off\n' "$T" "$T" >"$T/nokey.yaml"
+check_exit "a CA without its issuer key exits 3" 3 "$AUTHD" --config "$T/nokey.yaml"
+cp "$T/.out" "$T/said"
+check_output "... and says the CA is incomplete" "the CA there is incomplete" cat "$T/said"
+check_fails "... not to create one" grep -q "authctl ca init" "$T/said"
+if [ "$(id -u)" = 0 ]; then
+	"$AUTHCTL" ca init --dir "$T/hint-root" --trust-domain t.test >/dev/null
+	mkdir -p "$T/hp" && chown 65534:65534 "$T/hp" && chmod 711 "$T"
+	printf 'trust_domain: t.test\nstate_dir: %s/hp\nca_dir: %s/hint-root\naccess_log: off\nadmin: off\n' "$T" "$T" >"$T/perm.yaml"
+	chmod 644 "$T/perm.yaml"
+	check_exit "a CA authd may not read exits 3" 3 setpriv --reuid=65534 --regid=65534 --clear-groups "$AUTHD" --config "$T/perm.yaml"
+	cp "$T/.out" "$T/said"
+	check_output "... and says permission denied" "permission denied: authd must be able to read ca_dir" cat "$T/said"
+	check_fails "... not to create a CA" grep -q "authctl ca init" "$T/said"
+fi
 check_output "--version" "^authd [0-9]+\.[0-9]+" "$AUTHD" --version
 
 # ---- Dev mode ------------------------------------------------------------------

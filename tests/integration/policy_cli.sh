@@ -146,16 +146,111 @@ before=$(state)
 check_exit "revoke --port exits 2 (it would revoke every port)" 2 $P revoke --from $A --to $B --port 80
 cp "$T/.out" "$T/said"
 check_output "... and says revoke takes no --port" "policy revoke does not take --port" cat "$T/said"
-check_exit "check -o json exits 2 (it prints no JSON)" 2 $P check -o json --from $A --to $B --port 1
-check_exit "history -o json exits 2" 2 $P history -o json
-check_exit "audit -o json exits 2" 2 $P audit -o json
+check_exit "audit --from exits 2" 2 $P audit --from $A
 cp "$T/.out" "$T/said"
-check_output "... naming the option" "policy audit does not take -o/--output" cat "$T/said"
+check_output "... naming the option" "policy audit does not take --from" cat "$T/said"
+check_exit "audit --to SEL on -o json exits 2 (it prints no data)" 2 $P audit --to $B on -o json
+check_exit "-o yaml on check exits 2" 2 $P check -o yaml --from $A --to $B --port 1
 check_exit "allow --dry-run exits 2" 2 $P allow --from $A --to $B --dry-run
 check_exit "list --expires exits 2" 2 $P list --expires 1h
 check_exit "verify-db -f exits 2" 2 $P verify-db -f "$T/set.yaml"
 check_exit "apply --key exits 2" 2 $P apply -f "$T/set.yaml" --key "$T/sign.key"
 check_eq "store unchanged after every refused option" "$(state)" "$before"
+
+# --- -o json everywhere a subcommand prints data: valid JSON, escaped ------------------------
+jq_() { # jq_ DESC PYTHON CMD...: CMD's stdout parses as JSON and the assertions on d hold
+	local desc=$1 py=$2; shift 2
+	check "$desc" bash -c '"$@" >"$0/j.json"; '"$PY"' -c "import json; d = json.load(open(\"$0/j.json\")); '"$py"'"' "$T" "$@"
+}
+jq_ "check -o json: an allow, with its rule" 'assert d[\"verdict\"] == \"allow\" and d[\"rule\"][\"ports\"] == \"5432\", d' \
+	$P check -o json --from $A --to $B --port 5432
+check_exit "check -o json keeps the exit code of a deny" 1 $P check -o json --from $C --to $B --port 5432
+jq_ "check -o json: a deny says why" 'assert d[\"verdict\"] == \"deny\" and d[\"reason\"] == \"no-rule\" and d[\"rule\"] is None, d' \
+	$P check -o json --from spiffe://example.org/ns/x/sa/none --to $B --port 5432
+jq_ "history -o json: entries with who and signed" 'assert d[\"requires_signatures\"] is False and len(d[\"entries\"]) == 3 and d[\"entries\"][-1][\"signed\"] is False, d' \
+	$P history -o json -n 3
+jq_ "audit -o json: an array of destinations" 'assert d == [\"spiffe://example.org/ns/batch/*\"], d' $P audit -o json
+# A comment with a quote, a backslash and UTF-8 comes back intact from JSON.
+$P allow --db "$T/esc.mdb" --from $A --to $B --comment 'say "hi" \ café' >/dev/null
+jq_ "list -o json escapes a comment" 'assert d[0][\"comment\"] == \"say \\\"hi\\\" \\\\ caf\\u00e9\", d' $P list -o json --db "$T/esc.mdb"
+jq_ "history -o json escapes it too" 'assert \"say\" in d[\"entries\"][0][\"what\"] or d[\"entries\"][0][\"who\"], d' $P history -o json --db "$T/esc.mdb"
+
+# --- a store that accepts only signed changes ----------------------------------------------
+S() { AUTHD_POLICY_DB=$T/signed.mdb $P "$@"; }
+S apply -f "$T/set.yaml" >/dev/null
+check_output "require-signed shows it is off" "signed changes only: no" S require-signed
+check_output "history says unsigned changes are accepted" "^unsigned changes accepted" S history
+check_exit "require-signed --pub a missing file exits 2" 2 S require-signed --pub "$T/nope.pub"
+check_exit "require-signed --key of a key that is not among --pub exits 2" 2 \
+	S require-signed --pub "$T/sign.pub" --key "$T/other.key"
+check_output "require-signed --pub turns it on and lists the key" "key $(cat "$T/sign.pub")" \
+	S require-signed --pub "$T/sign.pub"
+check_output "history says so, naming the key" "^signed changes only: applies must be signed by $(head -c 8 "$T/sign.pub")" S history
+check_output "require-signed shows it is on" "signed changes only: yes, 1 key" S require-signed
+sstate() { S export -o json 2>&1 | sha256sum; }
+before=$(sstate)
+check_exit "an unsigned apply is refused: exit 1" 1 S apply -f "$T/set.yaml"
+cp "$T/.out" "$T/said"
+check_output "... saying the store accepts only signed changes" "accepts only signed changes" cat "$T/said"
+check_output "... and that nothing was applied" "not applied; the store is unchanged" cat "$T/said"
+check_exit "allow is refused: exit 1" 1 S allow --from $C --to $B --port 1
+cp "$T/.out" "$T/said"
+check_output "... saying why" "allow: this store accepts only signed changes" cat "$T/said"
+check_exit "revoke by id is refused" 1 S revoke 1
+check_exit "revoke by selectors is refused" 1 S revoke --from $A --to $B
+check_exit "audit on is refused" 1 S audit --to $B on
+check_exit "audit off is refused" 1 S audit --to 'spiffe://example.org/ns/batch/*' off
+check_exit "a bad signature is refused: exit 1" 1 S apply -f "$T/tampered.yaml" --sig "$T/set.sig"
+cp "$T/.out" "$T/said"
+check_output "... BAD SIGNATURE" "BAD SIGNATURE" cat "$T/said"
+$P bundle sign -f "$T/tampered.yaml" --key "$T/other.key" --out "$T/other.sig" >/dev/null
+check_exit "another key's signature is refused (no --pub)" 1 S apply -f "$T/tampered.yaml" --sig "$T/other.sig"
+check_exit "another key's signature is refused, even with its --pub" 1 \
+	S apply -f "$T/tampered.yaml" --sig "$T/other.sig" --pub "$T/other.pub"
+cp "$T/.out" "$T/said"
+check_output "... saying the store does not accept that key" "which this store does not accept" cat "$T/said"
+check_exit "turning it off without --key is refused: exit 1" 1 S require-signed off
+check_exit "turning it off with another key is refused" 1 S require-signed off --key "$T/other.key"
+check_exit "replacing the keys without --key is refused" 1 S require-signed --pub "$T/other.pub"
+check_eq "store unchanged after every refused change" "$(sstate)" "$before"
+check_output "require-signed still lists only the first key" "^  key $(cat "$T/sign.pub")$" S require-signed
+check_output "the dry run of an unsigned file still works (it writes nothing)" "dry run" \
+	S apply -f "$T/tampered.yaml" --dry-run
+sed 's/5432/6543/' "$T/set.yaml" >"$T/set2.yaml"
+$P bundle sign -f "$T/set2.yaml" --key "$T/sign.key" --out "$T/set2.sig" >/dev/null
+check_output "a signed apply applies, without --pub (the store's key)" "applied .*\(signed\)" \
+	S apply -f "$T/set2.yaml" --sig "$T/set2.sig"
+check_output "and with --pub naming it" "applied .*\(signed\)" \
+	S apply -f "$T/set.yaml" --sig "$T/set.sig" --pub "$T/sign.pub"
+check_output "history marks the signed entry with its key" "^[0-9]+ +[0-9TZ:-]+ +.*\) +$(head -c 8 "$T/sign.pub") +apply" S history -n 1
+check_output "history marks unsigned entries with -" "\) +- +require-signed on" S history
+S history -o json >"$T/h.json"
+check "history -o json: requires signatures, the signer of the last entry" $PY -c "import json
+d = json.load(open('$T/h.json'))
+assert d['requires_signatures'] and d['signers'] == [open('$T/sign.pub').read().strip()], d
+assert d['entries'][-1]['signed'] and d['entries'][-1]['signer'] == d['signers'][0], d"
+# An authctl from before signed-only stores would ignore the keys: it must refuse the store.
+if [ -n "${AUTHCTL_OLD:-}" ]; then
+	check_exit "an older authctl refuses a signed-only store (exit 3)" 3 $AUTHCTL_OLD policy list --db "$T/signed.mdb"
+fi
+check_output "changing the keys with a current key's secret: both" "on, 2 keys" \
+	S require-signed --pub "$T/sign.pub" --pub "$T/other.pub" --key "$T/sign.key"
+check_output "now the other key's signature applies" "applied" S apply -f "$T/tampered.yaml" --sig "$T/other.sig"
+check_output "off with a current key's secret" "off; unsigned changes are accepted again" \
+	S require-signed off --key "$T/other.key"
+check_output "history records off, signed" "$(head -c 8 "$T/other.pub") +require-signed off" S history -n 1
+check "unsigned changes are accepted again" S allow --from $C --to $B --port 1
+check_output "and the store is consistent" "^consistent" S verify-db
+if [ -n "${AUTHCTL_OLD:-}" ]; then
+	check "an older authctl reads the store again once it is off" $AUTHCTL_OLD policy list --db "$T/signed.mdb"
+fi
+
+# --- help, one subcommand at a time ----------------------------------------------------------
+for sub in allow revoke list check apply export history audit require-signed keygen bundle verify-db; do
+	check_output "policy $sub --help prints its usage" "^usage: authctl policy $sub" $P $sub --help
+done
+check_exit "policy check -h exits 0" 0 $P check -h
+check_output "policy allow --help does not list other subcommands" "^[^r]*$" bash -c "$P allow --help | grep -c revoke"
 
 # --- foreign and damaged files ---------------------------------------------------------
 printf 'not a database\n' >"$T/text.mdb"

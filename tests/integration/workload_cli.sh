@@ -4,6 +4,8 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 
 export AUTHD_POLICY_DB=$T/node.mdb
+# The machine's own CA (if any) must not decide which trust domain ids are checked against.
+export AUTHD_CA_DIR=$T/no-ca
 W="$AUTHCTL workload"
 export ID=spiffe://example.org/ns/shop/sa/db SERIAL=3f9c0a7d1e2b4c5d6e7f8091a2b3c4d5
 # The registry as list --json shows it, less the clock ("seconds_left").
@@ -116,6 +118,33 @@ check_exit "an upstream on the workload's own listener" 2 add x -n shop --listen
 check_exit "an unknown option" 2 add x -n shop --bogus
 check_exit "an unknown subcommand" 2 $W frobnicate
 check_eq "the store is unchanged after every refused add" "$(state)" "$before"
+
+# An expected ID outside the trust domain can never be proved (the daemon's config refuses it).
+$AUTHCTL ca init --trust-domain example.org --dir "$T/ca" >/dev/null
+check_exit "an expected ID outside the CA's trust domain: exit 2" 2 \
+	env AUTHD_CA_DIR="$T/ca" $W add x -n shop --upstream "$U,id=spiffe://other.org/ns/a/sa/b"
+cp "$T/.out" "$T/said"
+check_output "... saying which trust domain, and from where" \
+	"--upstream id 'spiffe://other.org/ns/a/sa/b': not a workload ID in trust domain example.org \(from $T/ca\)" cat "$T/said"
+check_exit "--ca-dir names the CA too" 2 $W add x -n shop --ca-dir "$T/ca" --upstream "$U,id=spiffe://other.org/ns/a/sa/b"
+check_exit "--trust-domain decides when given" 2 \
+	env AUTHD_CA_DIR="$T/ca" $W add x -n shop --trust-domain other.org --upstream "$U,id=$ID"
+check_exit "a --ca-dir with no CA is an error" 2 $W add x -n shop --ca-dir "$T/no-ca" --upstream "$U,id=$ID"
+check_exit "--trust-domain on list exits 2" 2 $W list --trust-domain example.org
+check_eq "the store is unchanged after every refused expected ID" "$(state)" "$before"
+check "an expected ID inside the trust domain is stored" \
+	env AUTHD_CA_DIR="$T/ca" $W add x -n tmp --upstream "$U,id=$ID"
+check "(removed again)" $W rm x -n tmp
+
+# -o json is the one spelling (--json stays as an alias); help per subcommand.
+check "list -o json parses" json "$W list -o json" 'assert len(d) == 3, d'
+check "show -o json parses" json "$W show web -n shop -o json" 'assert d["name"] == "web", d'
+check_exit "-o json on add exits 2 (it prints no data)" 2 $W add y -n shop -o json
+check_exit "-o yaml exits 2" 2 $W list -o yaml
+for sub in add rm list show; do
+	check_output "workload $sub --help prints its usage" "^usage: authctl workload $sub" $W $sub --help
+done
+check_exit "workload add -h exits 0" 0 $W add -h
 
 # --- duplicates, replace, rm -----------------------------------------------------------
 check_exit "adding an existing workload is refused (exit 1)" 1 $W add db -n shop --listen 0.0.0.0:15011 --app 127.0.0.1:5432

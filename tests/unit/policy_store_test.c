@@ -19,7 +19,7 @@
 static char dir[64];
 static char db[128];
 
-static struct policy_actor actor = { "test (uid 0)", NOW };
+static struct policy_actor actor = { .who = "test (uid 0)", .now = NOW };
 
 static void
 fresh(void)
@@ -516,6 +516,158 @@ TEST(reader_reuse)
 	(void)test_rm_tree(dir);
 }
 
+static int
+last_history(const struct policy_history *h, void *arg)
+{
+	*(struct policy_history *)arg = *h;
+	return 0;
+}
+
+static uint32_t
+schema_of(const char *path)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	MDB_val k = { 6, (void *)(uintptr_t)"schema" }, d;
+	uint32_t v = 0;
+
+	if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 &&
+	    mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0644) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &d) == 0 &&
+	    d.mv_size == 4) {
+		const uint8_t *p = d.mv_data;
+
+		v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return v;
+}
+
+/*
+ * A store that accepts only signed changes: unsigned edits and applies,
+ * other keys and a replayed statement are refused with nothing written;
+ * signed writes are recorded as signed; the schema marks the store for
+ * older readers only while keys are set.
+ */
+TEST(require_signed)
+{
+	struct policy_store *s;
+	struct policy_signers keys, none, got;
+	struct policy_rule r, *set = calloc(1, sizeof(*set));
+	struct policy_history *h = calloc(1, sizeof(*h));
+	struct policy_selector to;
+	char k1[160], p1[160], k2[160], p2[160], sig[POLICY_SIG_B64_LEN + 1];
+	char sig_old[POLICY_SIG_B64_LEN + 1], *canon = NULL, *msg = NULL;
+	struct policy_set ps;
+	size_t clen = 0, mlen = 0, changes = 0, n = 0;
+	uint64_t rev, rev2, rid;
+	struct policy_actor signed_by = actor;
+
+	REQUIRE(set != NULL && h != NULL);
+	fresh();
+	snprintf(k1, sizeof(k1), "%s/k1", dir);
+	snprintf(p1, sizeof(p1), "%s/p1", dir);
+	snprintf(k2, sizeof(k2), "%s/k2", dir);
+	snprintf(p2, sizeof(p2), "%s/p2", dir);
+	EXPECT_OK(policy_sign_keygen(k1, p1));
+	EXPECT_OK(policy_sign_keygen(k2, p2));
+	memset(&keys, 0, sizeof(keys));
+	memset(&none, 0, sizeof(none));
+	keys.n = 1;
+	EXPECT_OK(policy_pubkey_read(p1, keys.key[0]));
+	s = open_rw();
+	REQUIRE(s != NULL);
+	rid = add(s, A, B, "5432", 0);
+	EXPECT_EQ(schema_of(db), 1);
+
+	/* On needs no signature; the keys read back. */
+	EXPECT_OK(policy_signers_set(s, &keys, &actor));
+	EXPECT_OK(policy_signers_get(s, &got));
+	EXPECT_EQ(got.n, 1);
+	EXPECT(memcmp(got.key[0], keys.key[0], POLICY_PUBKEY_LEN) == 0);
+	EXPECT_EQ(schema_of(db), 2);
+
+	/* Unsigned edits are refused, and write nothing. */
+	EXPECT_OK(policy_store_revision(s, &rev));
+	rule(&r, C, B, "80", 0);
+	EXPECT_ERR(policy_add(s, &r, &actor), POLICY_E_UNSIGNED);
+	EXPECT_ERR(policy_revoke(s, rid, &actor), POLICY_E_UNSIGNED);
+	EXPECT_ERR(policy_revoke_match(s, &r.from, &r.to, &n, &actor), POLICY_E_UNSIGNED);
+	sel(&to, B, POLICY_TO);
+	EXPECT_ERR(policy_audit_set(s, &to, true, &actor), POLICY_E_UNSIGNED);
+	rule(&set[0], C, B, "80", 0);
+	EXPECT_ERR(policy_apply(s, set, 1, NULL, 0, false, NULL, NULL, &changes, &actor),
+	    POLICY_E_UNSIGNED);
+	/* A dry run is no write. */
+	EXPECT_OK(policy_apply(s, set, 1, NULL, 0, true, NULL, NULL, &changes, &actor));
+
+	/* Signed by another key (claimed as pub): refused. */
+	ps = (struct policy_set){ set, 1, NULL, 0 };
+	EXPECT_OK(policy_set_canonical(&ps, &canon, &clen));
+	EXPECT_OK(policy_sign(k2, (const uint8_t *)canon, clen, sig));
+	signed_by.sig = sig;
+	signed_by.siglen = strlen(sig);
+	signed_by.pub = got.key[0];	/* ignored: the store's keys decide */
+	EXPECT_ERR(policy_apply(s, set, 1, NULL, 0, false, NULL, NULL, &changes, &signed_by),
+	    POLICY_E_SIGNATURE);
+	EXPECT_OK(policy_store_revision(s, &rev2));
+	EXPECT_EQ(rev, rev2);
+
+	/* Signed by the store's key: applied and recorded as signed. */
+	EXPECT_OK(policy_sign(k1, (const uint8_t *)canon, clen, sig));
+	signed_by.siglen = strlen(sig);
+	EXPECT_OK(policy_apply(s, set, 1, NULL, 0, false, NULL, NULL, &changes, &signed_by));
+	EXPECT_EQ(changes, 2);
+	EXPECT_OK(policy_history_list(s, 1, last_history, h));
+	EXPECT(h->is_signed);
+	EXPECT(memcmp(h->signer, keys.key[0], POLICY_PUBKEY_LEN) == 0);
+
+	/* Off needs a signature over this revision's statement. */
+	EXPECT_ERR(policy_signers_set(s, &none, &actor), POLICY_E_UNSIGNED);
+	EXPECT_OK(policy_signers_statement(s, &none, &msg, &mlen));
+	EXPECT_OK(policy_sign(k1, (const uint8_t *)msg, mlen, sig_old));
+	free(msg);
+	msg = NULL;
+	/* ... which a later revision no longer accepts (no replay). */
+	EXPECT_OK(policy_sign(k1, (const uint8_t *)canon, clen, sig));
+	set[0].ports.r[0].lo = set[0].ports.r[0].hi = 81;
+	free(canon);
+	canon = NULL;
+	EXPECT_OK(policy_set_canonical(&ps, &canon, &clen));
+	EXPECT_OK(policy_sign(k1, (const uint8_t *)canon, clen, sig));
+	signed_by.siglen = strlen(sig);
+	EXPECT_OK(policy_apply(s, set, 1, NULL, 0, false, NULL, NULL, &changes, &signed_by));
+	signed_by.sig = sig_old;
+	signed_by.siglen = strlen(sig_old);
+	EXPECT_ERR(policy_signers_set(s, &none, &signed_by), POLICY_E_SIGNATURE);
+	EXPECT_OK(policy_signers_get(s, &got));
+	EXPECT_EQ(got.n, 1);
+	/* The statement for now, signed by the store's key: off. */
+	EXPECT_OK(policy_signers_statement(s, &none, &msg, &mlen));
+	EXPECT_OK(policy_sign(k1, (const uint8_t *)msg, mlen, sig));
+	signed_by.sig = sig;
+	signed_by.siglen = strlen(sig);
+	EXPECT_OK(policy_signers_set(s, &none, &signed_by));
+	EXPECT_OK(policy_signers_get(s, &got));
+	EXPECT_EQ(got.n, 0);
+	EXPECT_EQ(schema_of(db), 1);
+	EXPECT(add(s, C, A, "80", 0) != 0);
+	{
+		const char *why = NULL;
+
+		EXPECT_OK(policy_store_verify(s, &n, &why));
+	}
+	free(msg);
+	free(canon);
+	free(set);
+	free(h);
+	policy_store_close(s);
+}
 
 static void
 setup(void)
@@ -530,4 +682,4 @@ TEST(init)
 }
 
 TEST_MAIN(init, open_create, foreign_files, selector_kinds, ports, expiry, precedence, audit,
-    revision_history_revoke, apply, map_grows, long_ids, reader_reuse)
+    revision_history_revoke, apply, map_grows, long_ids, reader_reuse, require_signed)

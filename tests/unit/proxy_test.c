@@ -271,7 +271,7 @@ seed_policy(const char *store)
 	char yaml[1024];
 	struct policy_store *s;
 	struct policy_set set;
-	struct policy_actor actor = { "proxy_test", 0 };
+	struct policy_actor actor = { .who = "proxy_test", .now = 0 };
 	char err[256];
 	size_t changes;
 	int r;
