@@ -28,6 +28,15 @@
 	"# TYPE authd_access_log_lost_total counter\n"			\
 	"authd_access_log_lost_total " lost "\n"
 
+/* The last reload's result and the refused workloads. */
+#define RELOAD_TEXT(ok, refused)					\
+	"# HELP authd_config_last_reload_successful 0 when the last SIGHUP reload failed (the running configuration was kept), else 1.\n" \
+	"# TYPE authd_config_last_reload_successful gauge\n"		\
+	"authd_config_last_reload_successful " ok "\n"			\
+	"# HELP authd_workloads_refused Workloads of the config file or the registry that are not served; /readyz and /workloads say why.\n" \
+	"# TYPE authd_workloads_refused gauge\n"			\
+	"authd_workloads_refused " refused "\n"
+
 #define EMPTY_TEXT							\
 	"# HELP authd_connections_total Connections that reached a decision, by decision and reason.\n" \
 	"# TYPE authd_connections_total counter\n"			\
@@ -39,6 +48,8 @@
 	"# TYPE authd_bad_requests_total counter\n"			\
 	"# HELP authd_svid_issued_total Workload SVID issuance attempts, by result.\n" \
 	"# TYPE authd_svid_issued_total counter\n"			\
+	"# HELP authd_config_reloads_total SIGHUP reloads of the config file, by result.\n" \
+	"# TYPE authd_config_reloads_total counter\n"			\
 	"# HELP authd_bytes_total Bytes proxied; rx from the peer or app into authd, tx out of authd.\n" \
 	"# TYPE authd_bytes_total counter\n"				\
 	"authd_bytes_total{direction=\"inbound\",way=\"rx\"} 0\n"	\
@@ -63,6 +74,7 @@
 	"# HELP authd_draining 1 while shutting down.\n"		\
 	"# TYPE authd_draining gauge\n"					\
 	"authd_draining 0\n"						\
+	RELOAD_TEXT("1", "0")						\
 	STORE_TEXT("0", "0", "0")
 
 /* Render m at now into a fresh heap string the caller frees. */
@@ -152,6 +164,10 @@ TEST(test_scenario)
 	    "# TYPE authd_svid_issued_total counter\n"
 	    "authd_svid_issued_total{result=\"failed\"} 1\n"
 	    "authd_svid_issued_total{result=\"ok\"} 3\n"
+	    "# HELP authd_config_reloads_total SIGHUP reloads of the config file, by result.\n"
+	    "# TYPE authd_config_reloads_total counter\n"
+	    "authd_config_reloads_total{result=\"failed\"} 2\n"
+	    "authd_config_reloads_total{result=\"ok\"} 1\n"
 	    "# HELP authd_bytes_total Bytes proxied; rx from the peer or app into authd, tx out of authd.\n"
 	    "# TYPE authd_bytes_total counter\n"
 	    "authd_bytes_total{direction=\"inbound\",way=\"rx\"} 1500\n"
@@ -178,6 +194,7 @@ TEST(test_scenario)
 	    "# HELP authd_draining 1 while shutting down.\n"
 	    "# TYPE authd_draining gauge\n"
 	    "authd_draining 0\n"
+	    RELOAD_TEXT("0", "2")
 	    STORE_TEXT("65536", "1048576", "3");
 	struct metrics *m = NULL;
 	char reason[16];
@@ -198,6 +215,11 @@ TEST(test_scenario)
 	metrics_count(m, METRICS_BAD_REQUESTS, METRICS_INBOUND, "syntax", NULL, 1);
 	/* No direction label: both directions count together. */
 	metrics_count(m, METRICS_SVID_ISSUED, METRICS_INBOUND, "ok", NULL, 2);
+	/* A reload that worked, then two that failed: the gauge says the last one failed. */
+	metrics_reload(m, 1);
+	metrics_reload(m, 0);
+	metrics_reload(m, 0);
+	metrics_refused(m, 2);
 	metrics_count(m, METRICS_SVID_ISSUED, METRICS_OUTBOUND, "ok", NULL, 1);
 	metrics_count(m, METRICS_SVID_ISSUED, METRICS_INBOUND, "failed", NULL, 1);
 	metrics_bytes(m, METRICS_INBOUND, 1000, 20);
