@@ -89,7 +89,7 @@ static const struct option ca_long_opts[] = {
     "status [--store PATH] [-o table|json]\n" \
     "        issuer, trust anchors and every registered workload's SVID with time left;\n" \
     "        exit 1 when something needs attention (issuer < 7 days, an anchor < 30\n" \
-    "        days, an SVID expired, no store at PATH)\n"
+    "        days, an SVID expired, a workload refused, no store at PATH)\n"
 #define U_ROTATE \
     "rotate [--new-root] [--issuer-ttl D] [--root-ttl D] [--seal-key FILE]\n" \
     "        make a new issuer (under the current root, or a new root that is added\n" \
@@ -479,7 +479,7 @@ cmd_show(int argc, char **argv, struct ca_opts *o)
 struct status_walk {
 	int64_t now;
 	int json;
-	size_t n, expired;
+	size_t n, expired, refused;
 };
 
 static int
@@ -491,6 +491,8 @@ status_svid(const struct workload *w, const struct workload_svid_status *st, voi
 
 	if (issued && st->not_after <= sw->now)
 		sw->expired++;
+	if (st != NULL && st->refused[0] != '\0')
+		sw->refused++;
 	if (sw->json) {
 		printf("%s\n    {\"namespace\": ", sw->n ? "," : "");
 		ctl_json_str(w->ns);
@@ -500,15 +502,22 @@ status_svid(const struct workload *w, const struct workload_svid_status *st, voi
 			certs_time_format(st->not_after, na, sizeof(na));
 			printf(", \"serial\": ");
 			ctl_json_str(st->serial);
-			printf(", \"not_after\": \"%s\", \"seconds_left\": %lld}", na,
+			printf(", \"not_after\": \"%s\", \"seconds_left\": %lld", na,
 			    (long long)(st->not_after - sw->now));
 		} else {
-			printf(", \"serial\": null, \"not_after\": null, \"seconds_left\": null}");
+			printf(", \"serial\": null, \"not_after\": null, \"seconds_left\": null");
 		}
+		printf(", \"refused\": ");
+		ctl_json_str_or_null(st != NULL ? st->refused : "");
+		printf("}");
 		sw->n++;
 		return 0;
 	}
 	sw->n++;
+	if (st != NULL && st->refused[0] != '\0') {
+		printf("  %s/%-24s refused by authd: %s\n", w->ns, w->name, st->refused);
+		return 0;
+	}
 	if (!issued) {
 		printf("  %s/%-24s not issued yet\n", w->ns, w->name);
 		return 0;
@@ -648,6 +657,9 @@ cmd_status(int argc, char **argv, struct ca_opts *o)
 		if (sw.expired > 0)
 			warn_add(wn, "%zu SVID%s expired: is authd running?", sw.expired,
 			    sw.expired == 1 ? "" : "s");
+		if (sw.refused > 0)
+			warn_add(wn, "%zu workload%s refused by authd (the reason is in its line)",
+			    sw.refused, sw.refused == 1 ? "" : "s");
 	}
 	if (o->json) {
 		printf(",\n  \"warnings\": [");

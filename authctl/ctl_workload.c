@@ -461,12 +461,90 @@ build(const struct wl_opts *o, const char *name, struct workload *w)
 	return expect_ids_in_td(o, w);
 }
 
+/* w's listen addresses (mesh and upstreams) into out; returns how many parse. */
+static size_t
+listen_addrs(const struct workload *w, struct addr *out)
+{
+	size_t n = 0;
+
+	if (w->listen[0] != '\0' && addr_parse(w->listen, false, &out[n], NULL) == 0)
+		n++;
+	for (size_t i = 0; i < w->n_upstreams; i++)
+		if (addr_parse(w->upstreams[i].listen, false, &out[n], NULL) == 0)
+			n++;
+	return n;
+}
+
+struct overlap_check {
+	const struct workload *w;
+	struct addr mine[WORKLOAD_UPSTREAMS_MAX + 1];
+	size_t n;
+	char why[256];
+};
+
+/* registry_list callback: stop (1) at the first other workload with a listener overlapping w's. */
+static int
+overlap_cb(const struct workload *x, const struct workload_svid_status *st, void *arg)
+{
+	struct overlap_check *oc = arg;
+	struct addr theirs[WORKLOAD_UPSTREAMS_MAX + 1];
+	char text[ADDR_TEXT_MAX + 1];
+	size_t m;
+
+	(void)st;
+	if (strcmp(x->ns, oc->w->ns) == 0 && strcmp(x->name, oc->w->name) == 0)
+		return 0;	/* the one --replace changes */
+	m = listen_addrs(x, theirs);
+	for (size_t i = 0; i < oc->n; i++) {
+		for (size_t j = 0; j < m; j++) {
+			if (!addr_overlaps(&oc->mine[i], &theirs[j]))
+				continue;
+			if (addr_format(&oc->mine[i], text, sizeof(text)) != 0)
+				text[0] = '\0';
+			util_format(oc->why, sizeof(oc->why), "listen %s overlaps a listener of %s/%s",
+			    text, x->ns, x->name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * What authd would refuse and authctl can see: two of w's own listeners
+ * overlapping, or one overlapping another registry workload's. (A clash
+ * with the config file only authd sees; it records the refusal.)
+ */
+static int
+check_overlaps(struct policy_store *s, const struct workload *w, char *why, size_t size)
+{
+	struct overlap_check *oc = calloc(1, sizeof(*oc));
+	int err;
+
+	if (oc == NULL)
+		return -ENOMEM;
+	oc->w = w;
+	oc->n = listen_addrs(w, oc->mine);
+	for (size_t i = 0; i < oc->n; i++)
+		for (size_t j = i + 1; j < oc->n; j++)
+			if (addr_overlaps(&oc->mine[i], &oc->mine[j])) {
+				util_format(why, size, "two of its listeners overlap");
+				free(oc);
+				return 1;
+			}
+	err = registry_list(s, overlap_cb, oc);
+	if (err == 1)
+		util_format(why, size, "%s", oc->why);
+	free(oc);
+	return err;
+}
+
 static int
 cmd_add(int argc, char **argv, struct wl_opts *o)
 {
 	struct policy_store *s = NULL;
 	struct workload *w = NULL;
 	const char *name, *why = NULL;
+	char overlap[256];
 	int err, rc;
 
 	if ((rc = name_args(argc, argv, o, "add", &name)) != 0)
@@ -478,6 +556,15 @@ cmd_add(int argc, char **argv, struct wl_opts *o)
 		goto out;
 	if ((rc = open_store(o, POLICY_OPEN_CREATE, &s)) != 0)
 		goto out;
+	if ((err = check_overlaps(s, w, overlap, sizeof(overlap))) != 0) {
+		if (err == 1) {
+			ctl_err("workload %s/%s: %s; authd would not serve it", w->ns, w->name, overlap);
+			rc = CTL_USAGE;
+		} else {
+			rc = fail_reg("workload add", err);
+		}
+		goto out;
+	}
 	err = registry_put(s, w, o->replace, &why);
 	if (err == -EEXIST) {
 		ctl_err("workload %s/%s exists (--replace to change it)", w->ns, w->name);
@@ -560,7 +647,9 @@ json_workload(const struct workload *w, const struct workload_svid_status *st, i
 		json_str_or_null(u->expect_id);
 		printf("}");
 	}
-	printf("], \"svid\": ");
+	printf("], \"refused\": ");
+	json_str_or_null(st != NULL ? st->refused : "");
+	printf(", \"svid\": ");
 	if (st == NULL || st->not_after == 0) {
 		printf("null}");
 		return;
@@ -612,7 +701,11 @@ list_cb(const struct workload *w, const struct workload_svid_status *st, void *a
 		ctl_expiry_text(st->not_after, ls->now, exp, sizeof(exp));
 	printf("%-32s %-20s %-22s %-16s %-9zu %-32s %s\n", id, w->sa,
 	    w->listen[0] ? w->listen : "-", w->n_apps ? apps : "-", w->n_upstreams,
-	    st != NULL && st->not_after != 0 ? st->serial : "not issued", exp);
+	    st != NULL && st->not_after != 0 ? st->serial :
+	    st != NULL && st->refused[0] != '\0' ? "REFUSED" : "not issued", exp);
+	/* The reason under its row: authd does not serve it, and this is why. */
+	if (st != NULL && st->refused[0] != '\0')
+		printf("  refused by authd: %s\n", st->refused);
 	ls->n++;
 	return 0;
 }
@@ -669,6 +762,10 @@ show_text(const struct workload *w, const struct workload_svid_status *st, int64
 		    u->peer,
 		    v6 ? "[" : "", u->target_host, v6 ? "]" : "", u->target_port,
 		    u->expect_id[0] ? u->expect_id : "any ID in the trust domain");
+	}
+	if (st != NULL && st->refused[0] != '\0') {
+		certs_time_format(st->updated, upd, sizeof(upd));
+		printf("refused          %s (authd does not serve it; reported %s)\n", st->refused, upd);
 	}
 	if (st == NULL || st->not_after == 0) {
 		printf("svid             not issued\n");

@@ -114,6 +114,22 @@ check "is refused: the file wins" wait_for "refusal" readyz_says \
 check "api from the file is still served" bash -c "curl -s $ADMIN/workloads | grep -q '\"name\":\"api\",\"namespace\":\"shop\",\"service_account\"'"
 check "both are recorded in the registry" wait_for "registry" bash -c \
 	"'$AUTHCTL' workload show thief --namespace shop --store '$STORE' | grep -q 'overlaps a listener of shop/api'"
+check_output "workload show says authd refuses it and why" \
+	"^refused          listen 0.0.0.0:15201 overlaps a listener of shop/api \(authd does not serve it; reported 20" \
+	"$AUTHCTL" workload show thief --namespace shop --store "$STORE"
+"$AUTHCTL" workload list --store "$STORE" >"$T/list.txt" 2>&1
+check_output "workload list marks both REFUSED" "^shop/thief .* REFUSED" cat "$T/list.txt"
+check_output "with the reason under each row" \
+	"^  refused by authd: the config file has a workload of this name \(the file wins\)$" cat "$T/list.txt"
+check_output "workload list -o json has the reason" \
+	"^shop/thief listen 0.0.0.0:15201 overlaps a listener of shop/api None$" bash -c \
+	"'$AUTHCTL' workload list -o json --store '$STORE' | '$PY' -c 'import json,sys; [print(w[\"namespace\"]+\"/\"+w[\"name\"], w[\"refused\"], w[\"svid\"]) for w in json.load(sys.stdin) if w[\"name\"]==\"thief\"]'"
+check_exit "ca status: a refused workload needs attention (exit 1)" 1 \
+	"$AUTHCTL" ca status --dir "$T/state/ca" --store "$STORE"
+cp "$T/.out" "$T/status.txt"
+check_output "it lists the workload as refused, with the reason" \
+	"shop/thief +refused by authd: listen 0.0.0.0:15201 overlaps" cat "$T/status.txt"
+check_output "and warns" "^warning: 2 workloads refused by authd" cat "$T/status.txt"
 check_output "the config error names its file once" "^authd: [^ ]*/broken.yaml: line 3: limits" \
 	"$AUTHD" --config "$T/broken.yaml"
 check "authctl workload rm the name clash" "$AUTHCTL" workload rm api --namespace shop --store "$STORE"

@@ -132,6 +132,23 @@ check_exit "--trust-domain decides when given" 2 \
 check_exit "a --ca-dir with no CA is an error" 2 $W add x -n shop --ca-dir "$T/no-ca" --upstream "$U,id=$ID"
 check_exit "--trust-domain on list exits 2" 2 $W list --trust-domain example.org
 check_eq "the store is unchanged after every refused expected ID" "$(state)" "$before"
+# Listeners authd would refuse to serve: authctl sees the registry, so it refuses them first.
+check_exit "a listener on another registry workload's port (it has the wildcard): exit 2" 2 \
+	$W add x -n tmp --listen 127.0.0.1:15008 --app 127.0.0.1:1
+cp "$T/.out" "$T/said"
+check_output "... naming that workload" \
+	"workload tmp/x: listen 127.0.0.1:15008 overlaps a listener of shop/web; authd would not serve it" cat "$T/said"
+check_exit "an upstream on another workload's upstream address" 2 \
+	$W add x -n tmp --upstream "listen=127.0.0.1:9000,peer=10.0.0.2:15008,target=db:5432"
+check_exit "a unix upstream on another workload's path" 2 \
+	$W add x -n tmp --upstream "listen=unix:/run/authd/cache,1.sock,peer=10.0.0.2:15008,target=db:5432"
+check_exit "two of its own listeners overlapping (wildcard and loopback)" 2 \
+	$W add x -n tmp --listen 0.0.0.0:9300 --app 127.0.0.1:1 --upstream "listen=127.0.0.1:9300,peer=10.0.0.2:15008,target=db:5432"
+check_eq "the store is unchanged after every refused overlap" "$(state)" "$before"
+check "replacing a workload on its own addresses is not an overlap" \
+	$W add db --namespace shop --listen 0.0.0.0:15009 --app 127.0.0.1:5432 --replace
+check "the same port on another IP is not an overlap" $W add x -n tmp --listen 127.0.0.2:9000 --app 127.0.0.1:1
+check "(removed again)" $W rm x -n tmp
 check "an expected ID inside the trust domain is stored" \
 	env AUTHD_CA_DIR="$T/ca" $W add x -n tmp --upstream "$U,id=$ID"
 check "(removed again)" $W rm x -n tmp
