@@ -181,7 +181,7 @@ assert d['issuer']['seconds_left'] > 0 and len(d['anchors']) >= 1, d"
 $AUTHCTL ca status -o json --dir "$ca" --store "$T/store.mdb" >"$T/st.json"
 check "ca status -o json lists the store's workloads" $PY -c "import json
 d = json.load(open('$T/st.json'))
-assert d['ok'] and d['svids'] == [{'namespace': 'shop', 'name': 'web', 'serial': None, 'not_after': None, 'seconds_left': None}], d"
+assert d['ok'] and d['svids'] == [{'namespace': 'shop', 'name': 'web', 'serial': None, 'not_after': None, 'seconds_left': None, 'refused': None}], d"
 $AUTHCTL ca init --trust-domain short.org --issuer-ttl 2h --dir "$T/shortca" >/dev/null
 check_exit "an issuer with 2 h left makes ca status exit 1" 1 $AUTHCTL ca status --dir "$T/shortca" --store "$T/no-store.mdb"
 check_output "with a warning that says what to run" "less than 7 days left; run 'authctl ca rotate'" \
