@@ -153,6 +153,7 @@ start_drain(struct daemon *d)
 	log_info("draining: %u connections, deadline %u ms", atomic_load(&d->set.active),
 	    d->cfg.limits.drain_timeout_ms);
 	metrics_state(d->metrics, 0, 1);
+	served_set_unbind(&d->set);
 	workers_send(&d->workers, WORKER_DRAIN);
 	/* Drain progress is checked often; connections end on any worker's thread. */
 	uv_timer_start(&d->tick, on_tick, 0, DAEMON_DRAIN_TICK_MS);

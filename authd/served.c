@@ -247,6 +247,22 @@ served_remove(struct served *wl)
 }
 
 void
+served_set_unbind(struct served_set *set)
+{
+	const struct addr *a[SERVED_ADDRS_MAX];
+	struct served *wl;
+
+	uv_mutex_lock(&set->lock);
+	for (wl = set->served; wl != NULL; wl = wl->next) {
+		if (wl->holds_addrs) {
+			wl->holds_addrs = false;
+			give_addrs(wl, served_addrs(wl, a));
+		}
+	}
+	uv_mutex_unlock(&set->lock);
+}
+
+void
 served_prune(struct served_set *set)
 {
 	struct served **pp, *wl;

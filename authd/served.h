@@ -131,6 +131,12 @@ struct served *served_find(struct served_set *set, const char *ns, const char *n
  * listener has closed (served_prune).
  */
 void served_remove(struct served *wl);
+/*
+ * Draining: every served workload gives back its addresses, so each
+ * socket closes with the loops' listeners and a new client is refused at
+ * once rather than left waiting in a backlog nobody accepts from.
+ */
+void served_set_unbind(struct served_set *set);
 /* Drop retired workloads whose listeners have all closed. */
 void served_prune(struct served_set *set);
 void served_ref(struct served *wl);
