@@ -102,7 +102,7 @@ deps:
 	$(Q)mk/deps.sh
 	$(Q)$(if $(MBEDTLS_STAMP),mk/mbedtls.sh $(DEPS_DIR),true)
 
-$(MBEDTLS_STAMP): mk/mbedtls.sh mk/mbedtls_config.h
+$(MBEDTLS_STAMP): mk/mbedtls.sh mk/mbedtls_config.h $(wildcard mk/patches/mbedtls-*.patch)
 	$(Q)mk/mbedtls.sh $(DEPS_DIR)
 
 $(BUILD)/obj/%.o: %.c $(MBEDTLS_STAMP)

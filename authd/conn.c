@@ -33,6 +33,7 @@
 #define CONN_LINGER_MS 2000
 
 static void pump_splice(struct conn *c);
+static void tls_failed(struct conn *c, const char *decision, enum metrics_counter k);
 
 int
 conn_loop_init(struct conn_loop *cl, uv_loop_t *loop, unsigned index, struct served_set *set,
@@ -204,8 +205,11 @@ conn_abort(struct conn *c, const char *decision, const char *reason)
 {
 	if (c->st == CONN_CLOSED)
 		return;
-	/* Once decided, the reason given here says how the connection ended. */
-	if (c->decision != NULL)
+	/*
+	 * Once decided, the reason given here says how the connection ended,
+	 * unless that was said already (tls_failed, before its linger).
+	 */
+	if (c->decision != NULL && c->end == NULL)
 		c->end = reason;
 	conn_decide(c, decision, reason, 0);
 	c->st = CONN_CLOSED;
@@ -494,7 +498,7 @@ on_app_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		c->bytes_in += (size_t)n;
 	r = tls_write(c->tls, (const uint8_t *)b->base, (size_t)n, &put);
 	if (r != 0 && r != TLS_E_AGAIN) {
-		conn_abort(c, c->decision, tls_error_reason(c->tls));
+		tls_failed(c, c->decision, METRICS_TLS_ERRORS);
 		return;
 	}
 	if (put < (size_t)n) {
@@ -725,18 +729,44 @@ side_shutdown(struct conn *c, struct side *s)
 
 /* ---- The state machine -------------------------------------------------- */
 
+/*
+ * The TLS session failed (tls_handshake, tls_read, tls_write or tls_close
+ * returned a sticky error): send the fatal alert mbedTLS queued for the
+ * peer, then close (RFC 8446 6: the alert, then the connection closes).
+ * The close is a linger like conn_answer_and_close's: the alert is flushed
+ * (a write may be in flight), then a FIN, then reads are discarded until
+ * the peer's EOF or CONN_LINGER_MS. Closing at once with unread input
+ * would send a reset, and a reset can destroy the alert before the peer
+ * has read it.
+ */
 static void
-handshake_failed(struct conn *c)
+tls_failed(struct conn *c, const char *decision, enum metrics_counter k)
 {
 	const char *why = tls_error_reason(c->tls);
 
-	conn_count(c, METRICS_HANDSHAKE_FAILURES, why, NULL);
-	log_debug("%s %s %s: handshake failed: %s (mbedTLS -0x%04x)",
+	if (c->st == CONN_CLOSED)
+		return;
+	conn_count(c, k, why, NULL);
+	log_debug("%s %s %s: TLS failed: %s (mbedTLS -0x%04x)",
 	    c->dir == METRICS_INBOUND ? "inbound" : "outbound", c->wl->key, c->peer_addr, why,
 	    (unsigned)-tls_mbedtls_error(c->tls));
-	/* Send the alert mbedTLS queued, best effort, then close. */
-	(void)flush_tls(c);
-	conn_abort(c, "error", why);
+	conn_decide(c, decision, why, 0);
+	c->end = why;
+	if (!c->net.open || flush_tls(c) != 0) {
+		conn_abort(c, c->decision, why);
+		return;
+	}
+	c->tls_closed = true;	/* nothing more goes out but what is queued */
+	c->st = CONN_LINGER;
+	close_side(&c->app);
+	conn_deadline(c, CONN_LINGER_MS);
+	conn_pump(c);
+}
+
+static void
+handshake_failed(struct conn *c)
+{
+	tls_failed(c, "error", METRICS_HANDSHAKE_FAILURES);
 }
 
 /* Read plaintext into the head buffer and hand it to the tunnel. */
@@ -760,10 +790,9 @@ pump_head(struct conn *c)
 			return;
 		}
 		if (r != 0) {
-			if (r == TLS_E_PEER_ALERT || r == TLS_E_PEER_CERT)
-				conn_count(c, METRICS_HANDSHAKE_FAILURES, tls_error_reason(c->tls),
-				    NULL);
-			conn_abort(c, "error", tls_error_reason(c->tls));
+			/* A TLS 1.3 server's verdict on our certificate arrives after our handshake. */
+			tls_failed(c, "error", r == TLS_E_PEER_ALERT || r == TLS_E_PEER_CERT ?
+			    METRICS_HANDSHAKE_FAILURES : METRICS_TLS_ERRORS);
 			return;
 		}
 		c->head_len += got;
@@ -851,7 +880,7 @@ pump_splice(struct conn *c)
 			break;
 		}
 		if (r != 0) {
-			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			tls_failed(c, c->decision, METRICS_TLS_ERRORS);
 			return;
 		}
 		if (c->dir == METRICS_INBOUND)
@@ -870,7 +899,7 @@ pump_splice(struct conn *c)
 	if (c->pend != NULL && !c->net.wbusy) {
 		r = tls_write(c->tls, c->pend + c->pend_off, c->pend_len - c->pend_off, &put);
 		if (r != 0 && r != TLS_E_AGAIN) {
-			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			tls_failed(c, c->decision, METRICS_TLS_ERRORS);
 			return;
 		}
 		c->pend_off += put;
@@ -883,7 +912,7 @@ pump_splice(struct conn *c)
 	if (c->app.eof && c->pend == NULL && !c->tls_closed) {
 		r = tls_close(c->tls);
 		if (r != 0 && r != TLS_E_AGAIN) {
-			conn_abort(c, c->decision, tls_error_reason(c->tls));
+			tls_failed(c, c->decision, METRICS_TLS_ERRORS);
 			return;
 		}
 		c->tls_closed = r == 0;

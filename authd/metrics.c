@@ -78,6 +78,8 @@ static const struct {
 	    "decision", "reason", true },
 	[METRICS_HANDSHAKE_FAILURES] = { "authd_handshake_failures_total",
 	    "TLS handshakes that failed, by reason.", "reason", NULL, true },
+	[METRICS_TLS_ERRORS] = { "authd_tls_errors_total",
+	    "TLS sessions that failed after the handshake, by reason.", "reason", NULL, true },
 	[METRICS_LIMITS] = { "authd_limit_hits_total",
 	    "Connections a configured limit stopped, by limit.", "limit", NULL, true },
 	[METRICS_BAD_REQUESTS] = { "authd_bad_requests_total",

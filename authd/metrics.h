@@ -31,6 +31,8 @@ enum metrics_counter {
 	METRICS_CONNECTIONS,		/* authd_connections_total */
 	/* labels: direction, reason (tls_error_reason tokens) */
 	METRICS_HANDSHAKE_FAILURES,	/* authd_handshake_failures_total */
+	/* labels: direction, reason (tls_error_reason tokens): after the handshake */
+	METRICS_TLS_ERRORS,		/* authd_tls_errors_total */
 	/* labels: direction, limit ("handshake_timeout", "header_timeout", "idle_timeout",
 	 * "max_connections", "max_connections_per_workload", "max_header_bytes", "connect_timeout") */
 	METRICS_LIMITS,			/* authd_limit_hits_total */

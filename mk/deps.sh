@@ -12,6 +12,7 @@ pkgs=(
 	pkg-config	# finds the libraries below
 	cmake		# builds mbedTLS 3.6 from source
 	dpkg-dev	# dpkg-source unpacks the mbedTLS source package
+	patch		# applies mk/patches to the mbedTLS source
 	clang		# libFuzzer fuzz targets
 	libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang
 	clang-tools-14	# scan-build for make check

@@ -7,7 +7,9 @@
 # a private apt state so the machine's own apt configuration is untouched.
 # The archive address and keyring are read from the machine's apt sources;
 # none is written here. The download is cached in $1/cache so later builds
-# work offline. It is built with cmake and mk/mbedtls_config.h.
+# work offline. The patches in mk/patches/mbedtls-*.patch (each says which
+# upstream issue it fixes) are applied to the unpacked source, which is then
+# built with cmake and mk/mbedtls_config.h.
 set -euo pipefail
 
 dest=$(realpath -m "${1:-build/deps}")
@@ -17,7 +19,15 @@ prefix="$dest/mbedtls"
 cache="$dest/cache"
 stamp="$prefix/.stamp"
 
-want_stamp() { echo "config $(sha256sum "$config" | cut -d' ' -f1) script $(sha256sum "$0" | cut -d' ' -f1)"; }
+patches() { { ls "$here"/patches/mbedtls-*.patch 2>/dev/null || true; } | sort; }
+# Any change to the config, this script or a patch rebuilds the libraries.
+want_stamp() {
+	local p
+	echo "config $(sha256sum "$config" | cut -d' ' -f1) script $(sha256sum "$0" | cut -d' ' -f1)"
+	for p in $(patches); do
+		echo "patch $(basename "$p") $(sha256sum "$p" | cut -d' ' -f1)"
+	done
+}
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(want_stamp)" ]; then
 	exit 0
@@ -89,6 +99,10 @@ src="$dest/mbedtls-src"
 rm -rf "$src" "$prefix"
 # dpkg-source checks the tarballs against the hashes in the .dsc.
 dpkg-source -x "$dsc" "$src" >&2 || die "dpkg-source could not unpack $dsc"
+for p in $(patches); do
+	say "applying $(basename "$p")"
+	patch -d "$src" -p1 --forward --quiet <"$p" >&2 || die "$(basename "$p") does not apply to $(basename "$dsc")"
+done
 
 say "building static libraries with $(basename "$config")"
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release \

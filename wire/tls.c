@@ -115,6 +115,7 @@ struct tls_session {
 
 	/* Set by the verify callback during a full handshake. */
 	bool verified;
+	bool verify_ran;	/* the verify callback saw the peer's leaf */
 	int verify_err;		/* CERTS_E_* or TLS_E_PEER_ID */
 	/*
 	 * Set when a ticket supplies the identity (server: parsed; client:
@@ -286,6 +287,7 @@ verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 	if (depth != 0)
 		return 0;
 
+	s->verify_ran = true;
 	r = certs_verify_chain(cfg->bundle, cfg->td, crt, cfg_now(cfg), role, &id);
 	if (r != 0) {
 		s->verify_err = r;
@@ -655,10 +657,28 @@ fail(struct tls_session *s, int err, int mbed_err, const char *reason)
 	return err;
 }
 
-/* Translate a failing mbedTLS code at the boundary. */
+/* Whether r is an X.509 parse error (a high-level code, maybe plus an ASN.1 one). */
+static bool
+x509_parse_error(int r)
+{
+	int high = -r & 0xff80;
+
+	return r < 0 && high >= -MBEDTLS_ERR_X509_FEATURE_UNAVAILABLE &&
+	    high <= -MBEDTLS_ERR_X509_FATAL_ERROR && high != -MBEDTLS_ERR_X509_CERT_VERIFY_FAILED &&
+	    high != -MBEDTLS_ERR_X509_ALLOC_FAILED;
+}
+
+/*
+ * Translate a failing mbedTLS code at the boundary. A reason says what the
+ * peer did wrong where mbedTLS tells us; protocol errors are named after
+ * the TLS alert that fits them (RFC 8446 6.2). "crypto-failure" is left for
+ * failures on our side.
+ */
 static int
 fail_mbed(struct tls_session *s, int r)
 {
+	if (x509_parse_error(r))
+		return fail(s, TLS_E_PEER_CERT, r, "bad-certificate");
 	switch (r) {
 	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
 	case MBEDTLS_ERR_SSL_BAD_CERTIFICATE:
@@ -666,29 +686,58 @@ fail_mbed(struct tls_session *s, int r)
 			return fail(s, TLS_E_PEER_ID, r, "peer-id-mismatch");
 		if (s->verify_err != 0)
 			return fail(s, TLS_E_PEER_CERT, r, certs_reason(s->verify_err));
+		/*
+		 * Our callback never ran: the Certificate message itself was
+		 * refused. (mbedTLS's verify flags then read "all set",
+		 * missing included, which is not what happened.)
+		 */
+		if (!s->verify_ran)
+			return fail(s, TLS_E_PEER_CERT, r, "bad-certificate");
 		return fail(s, TLS_E_PEER_CERT, r,
 		    certs_reason(certs_err_for(mbedtls_ssl_get_verify_result(&s->ssl))));
 	case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
 		return fail(s, TLS_E_PEER_CERT, r, certs_reason(CERTS_E_NO_CHAIN));
 	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
 		return fail(s, TLS_E_PEER_ALERT, r, "peer-alert");
-	case MBEDTLS_ERR_SSL_INVALID_RECORD:
 	case MBEDTLS_ERR_SSL_INVALID_MAC:
+		return fail(s, TLS_E_PROTOCOL, r, "bad-record-mac");
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+		return fail(s, TLS_E_PROTOCOL, r, "bad-record");
 	case MBEDTLS_ERR_SSL_DECODE_ERROR:
+		return fail(s, TLS_E_PROTOCOL, r, "decode-error");
 	case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
 	case MBEDTLS_ERR_SSL_UNEXPECTED_RECORD:
+		return fail(s, TLS_E_PROTOCOL, r, "unexpected-message");
 	case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+		return fail(s, TLS_E_PROTOCOL, r, "protocol-version");
 	case MBEDTLS_ERR_SSL_ILLEGAL_PARAMETER:
-		return fail(s, TLS_E_PROTOCOL, r, "protocol");
+		return fail(s, TLS_E_PROTOCOL, r, "illegal-parameter");
+	case MBEDTLS_ERR_SSL_UNSUPPORTED_EXTENSION:
+		return fail(s, TLS_E_PROTOCOL, r, "unsupported-extension");
+	case MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE:
+		return fail(s, TLS_E_HANDSHAKE, r, "handshake-failure");
+	case MBEDTLS_ERR_SSL_BAD_INPUT_DATA:
+		/*
+		 * Our own calls into mbedTLS are fixed and valid, so during a
+		 * handshake this comes from what the peer sent: in the state
+		 * that runs the key exchange, a key share PSA refused (not a
+		 * point on the curve); otherwise a handshake message larger
+		 * than the input buffer (MBEDTLS_SSL_IN_CONTENT_LEN).
+		 */
+		if (s->done)
+			break;
+		if (s->ssl.MBEDTLS_PRIVATE(state) == MBEDTLS_SSL_SERVER_HELLO)
+			return fail(s, TLS_E_PROTOCOL, r, "bad-key-share");
+		return fail(s, TLS_E_PROTOCOL, r, "message-too-big");
 	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
 		return fail(s, TLS_E_NOMEM, r, "no-memory");
 	case MBEDTLS_ERR_SSL_INTERNAL_ERROR:
-	case MBEDTLS_ERR_SSL_BAD_INPUT_DATA:
 	case MBEDTLS_ERR_SSL_HW_ACCEL_FAILED:
-		return fail(s, TLS_E_CRYPTO, r, "crypto-failure");
+		break;
 	default:
 		return fail(s, TLS_E_HANDSHAKE, r, "handshake-failed");
 	}
+	return fail(s, TLS_E_CRYPTO, r, "crypto-failure");
 }
 
 /*
@@ -755,6 +804,25 @@ tls_handshake(struct tls_session *s)
 	return finish_handshake(s);
 }
 
+/* RFC 8446 4: the handshake message type of KeyUpdate (mbedTLS 3.6 names none). */
+#define TLS13_HS_KEY_UPDATE 24
+
+/*
+ * Whether the post-handshake message mbedTLS just refused is a KeyUpdate.
+ * mbedTLS leaves the refused record in its input buffer, and has no public
+ * accessor for it: read its private fields, as drop_peer_chain does.
+ */
+static bool
+is_key_update(const struct tls_session *s)
+{
+	const mbedtls_ssl_context *ssl = &s->ssl;
+
+	return mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3 &&
+	    ssl->MBEDTLS_PRIVATE(in_msgtype) == MBEDTLS_SSL_MSG_HANDSHAKE &&
+	    ssl->MBEDTLS_PRIVATE(in_msglen) > 0 && ssl->MBEDTLS_PRIVATE(in_msg) != NULL &&
+	    ssl->MBEDTLS_PRIVATE(in_msg)[0] == TLS13_HS_KEY_UPDATE;
+}
+
 int
 tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got)
 {
@@ -809,7 +877,9 @@ tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got)
 			return TLS_E_CLOSED;
 		case MBEDTLS_ERR_SSL_INVALID_MAC:
 			/*
-			 * An mbedTLS TLS 1.3 server that rejects our certificate
+			 * An unpatched mbedTLS 3.6 TLS 1.3 server (an authd built
+			 * against a system mbedTLS, or before the patch;
+			 * Mbed-TLS/mbedtls#10877) that rejects our certificate
 			 * encrypts its alert under the handshake keys it still
 			 * uses for output, while we already read with the
 			 * application keys: the alert arrives as a record that
@@ -819,6 +889,16 @@ tls_read(struct tls_session *s, uint8_t *buf, size_t len, size_t *got)
 			if (s->cfg->role == TLS_CLIENT && !s->got_record &&
 			    mbedtls_ssl_get_version_number(&s->ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
 				return fail(s, TLS_E_PEER_ALERT, r, "peer-alert");
+			return fail_mbed(s, r);
+		case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+			/*
+			 * mbedTLS 3.6 does not implement TLS 1.3 KeyUpdate
+			 * (Mbed-TLS/mbedtls#10781): a peer rekeying a long tunnel
+			 * ends it. Say so; the patched build has already queued an
+			 * unexpected_message alert for the peer.
+			 */
+			if (is_key_update(s))
+				return fail(s, TLS_E_PROTOCOL, r, "key-update");
 			return fail_mbed(s, r);
 		default:
 			return fail_mbed(s, r);

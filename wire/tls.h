@@ -148,9 +148,11 @@ void tls_consume_out(struct tls_session *s, size_t n);
  *
  * With TLS 1.3 a client's handshake completes before the server has judged
  * the client's certificate; a rejection then arrives as TLS_E_PEER_ALERT
- * from tls_read. (An mbedTLS server encrypts that alert under keys the
- * client no longer reads with, so a client also reports a first record that
- * does not decrypt as TLS_E_PEER_ALERT; later ones are TLS_E_PROTOCOL.)
+ * from tls_read. (An unpatched mbedTLS 3.6 server, Mbed-TLS/mbedtls#10877,
+ * encrypts that alert under keys the client no longer reads with, so a
+ * client also reports a first record that does not decrypt as
+ * TLS_E_PEER_ALERT; later ones are TLS_E_PROTOCOL. authd's own build is
+ * patched: mk/patches/mbedtls-tls13-alerts.patch.)
  */
 int tls_handshake(struct tls_session *s) AD_MUST_CHECK;
 
@@ -197,11 +199,20 @@ const char *tls_version(const struct tls_session *s);
 const char *tls_ciphersuite(const struct tls_session *s);
 
 /*
- * A short stable token for the session's failure, for metrics: a
- * certs_reason() token for identity failures ("expired",
- * "unknown-authority", "no-certificate", "foreign-trust-domain", ...),
- * "peer-id-mismatch", "peer-alert", "protocol", "handshake-failed",
- * "crypto-failure", "close-notify" or "truncated"; "ok" when none.
+ * A short stable token for the session's failure, for metrics, saying what
+ * the peer did where mbedTLS tells: a certs_reason() token for identity
+ * failures ("expired", "unknown-authority", "no-certificate",
+ * "foreign-trust-domain", ...), "bad-certificate" (a Certificate message
+ * that does not parse), "peer-id-mismatch", "peer-alert"; protocol errors
+ * named after their TLS alert: "bad-record-mac", "bad-record",
+ * "decode-error", "unexpected-message", "protocol-version",
+ * "illegal-parameter", "unsupported-extension", "handshake-failure" (no
+ * parameters in common, or a handshake signature that does not verify);
+ * "bad-key-share", "message-too-big"; "key-update" (the peer sent a TLS
+ * 1.3 KeyUpdate, which mbedTLS 3.6 does not implement: the connection
+ * ends); "handshake-failed" (any other
+ * mbedTLS refusal); "crypto-failure" and "no-memory" (our side);
+ * "close-notify" or "truncated"; "ok" when none. docs/metrics.md lists them.
  */
 const char *tls_error_reason(const struct tls_session *s);
 /* The raw mbedTLS error behind the failure (for logs), or 0. */

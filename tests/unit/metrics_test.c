@@ -42,6 +42,8 @@
 	"# TYPE authd_connections_total counter\n"			\
 	"# HELP authd_handshake_failures_total TLS handshakes that failed, by reason.\n" \
 	"# TYPE authd_handshake_failures_total counter\n"		\
+	"# HELP authd_tls_errors_total TLS sessions that failed after the handshake, by reason.\n" \
+	"# TYPE authd_tls_errors_total counter\n"			\
 	"# HELP authd_limit_hits_total Connections a configured limit stopped, by limit.\n" \
 	"# TYPE authd_limit_hits_total counter\n"			\
 	"# HELP authd_bad_requests_total Malformed CONNECT heads, by reason.\n" \
@@ -153,6 +155,8 @@ TEST(test_scenario)
 	    "# HELP authd_handshake_failures_total TLS handshakes that failed, by reason.\n"
 	    "# TYPE authd_handshake_failures_total counter\n"
 	    "authd_handshake_failures_total{direction=\"inbound\",reason=\"expired\"} 1\n"
+	    "# HELP authd_tls_errors_total TLS sessions that failed after the handshake, by reason.\n"
+	    "# TYPE authd_tls_errors_total counter\n"
 	    "# HELP authd_limit_hits_total Connections a configured limit stopped, by limit.\n"
 	    "# TYPE authd_limit_hits_total counter\n"
 	    "authd_limit_hits_total{direction=\"outbound\",limit=\"connect_timeout\"} 4\n"
