@@ -183,9 +183,11 @@ check_output "history says unsigned changes are accepted" "^unsigned changes acc
 check_exit "require-signed --pub a missing file exits 2" 2 S require-signed --pub "$T/nope.pub"
 check_exit "require-signed --key of a key that is not among --pub exits 2" 2 \
 	S require-signed --pub "$T/sign.pub" --key "$T/other.key"
-check_output "require-signed --pub turns it on and lists the key" "key $(cat "$T/sign.pub")" \
+# re_quote: stdin as an extended regex matching itself (keys are base64: + is special).
+re_quote() { sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
+check_output "require-signed --pub turns it on and lists the key" "key $(re_quote <"$T/sign.pub")" \
 	S require-signed --pub "$T/sign.pub"
-check_output "history says so, naming the key" "^signed changes only: applies must be signed by $(head -c 8 "$T/sign.pub")" S history
+check_output "history says so, naming the key" "^signed changes only: applies must be signed by $(head -c 8 "$T/sign.pub" | re_quote)" S history
 check_output "require-signed shows it is on" "signed changes only: yes, 1 key" S require-signed
 sstate() { S export -o json 2>&1 | sha256sum; }
 before=$(sstate)
@@ -213,7 +215,7 @@ check_exit "turning it off without --key is refused: exit 1" 1 S require-signed 
 check_exit "turning it off with another key is refused" 1 S require-signed off --key "$T/other.key"
 check_exit "replacing the keys without --key is refused" 1 S require-signed --pub "$T/other.pub"
 check_eq "store unchanged after every refused change" "$(sstate)" "$before"
-check_output "require-signed still lists only the first key" "^  key $(cat "$T/sign.pub")$" S require-signed
+check_output "require-signed still lists only the first key" "^  key $(re_quote <"$T/sign.pub")$" S require-signed
 check_output "the dry run of an unsigned file still works (it writes nothing)" "dry run" \
 	S apply -f "$T/tampered.yaml" --dry-run
 sed 's/5432/6543/' "$T/set.yaml" >"$T/set2.yaml"
@@ -222,7 +224,7 @@ check_output "a signed apply applies, without --pub (the store's key)" "applied 
 	S apply -f "$T/set2.yaml" --sig "$T/set2.sig"
 check_output "and with --pub naming it" "applied .*\(signed\)" \
 	S apply -f "$T/set.yaml" --sig "$T/set.sig" --pub "$T/sign.pub"
-check_output "history marks the signed entry with its key" "^[0-9]+ +[0-9TZ:-]+ +.*\) +$(head -c 8 "$T/sign.pub") +apply" S history -n 1
+check_output "history marks the signed entry with its key" "^[0-9]+ +[0-9TZ:-]+ +.*\) +$(head -c 8 "$T/sign.pub" | re_quote) +apply" S history -n 1
 check_output "history marks unsigned entries with -" "\) +- +require-signed on" S history
 S history -o json >"$T/h.json"
 check "history -o json: requires signatures, the signer of the last entry" $PY -c "import json
