@@ -9,8 +9,8 @@
 #     (certificate_required, unknown_ca, certificate_expired, access_denied),
 #     not "bad record mac" (mk/patches/mbedtls-tls13-alerts.patch);
 #   - what a broken peer did is counted under a reason that says so
-#     (docs/metrics.md): decode-error, illegal-parameter, handshake-failure,
-#     bad-certificate, bad-record-mac, record-overflow;
+#     (docs/metrics.md): message-too-big, bad-key-share, decode-error,
+#     handshake-failure, bad-certificate, bad-record-mac;
 #   - a TLS 1.3 KeyUpdate ends the tunnel with an alert and a counted reason
 #     (docs/daemon.md, "TLS limits").
 #

@@ -121,9 +121,7 @@ def alert_name(e):
     r = (getattr(e, "reason", None) or "").upper()
     for prefix in ("SSLV3_ALERT_", "TLSV13_ALERT_", "TLSV1_ALERT_"):
         if r.startswith(prefix):
-            name = r[len(prefix):].lower()
-            return {"certificate_required": "certificate_required",
-                    "decryption_failed": "decryption_failed"}.get(name, name)
+            return r[len(prefix):].lower()
     return None
 
 
