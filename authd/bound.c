@@ -26,6 +26,8 @@ struct bound_sock {
 	bool made_path;
 };
 
+static void close_sock(struct bound_sock *s);
+
 static bool
 addr_same(const struct addr *x, const struct addr *y)
 {
@@ -100,8 +102,10 @@ bound_take(struct bound_set *b, const struct addr *a, int *fd)
 	}
 	if (fd != NULL && (*fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		r = -errno;
-		if (s->users == 0)
-			bound_give(b, a);	/* not counted yet: users goes to 0 below */
+		if (s->users == 0) {	/* bound just now for this take: unbind it again */
+			*pp = s->next;
+			close_sock(s);
+		}
 		return r;
 	}
 	s->users++;
