@@ -254,6 +254,214 @@ out:
 	return err;
 }
 
+/* ---- The pod watch's workloads ------------------------------------------------ */
+
+struct sync_ctx {
+	const struct workload *ws;
+	size_t n;
+	size_t *order;		/* ws sorted by key */
+	uint8_t *rec;
+	struct workload *old;
+	size_t changed, conflicts;
+};
+
+static int
+cmp_ns_name(const struct workload *a, const struct workload *b)
+{
+	int c = strcmp(a->ns, b->ns);
+
+	return c != 0 ? c : strcmp(a->name, b->name);
+}
+
+static const struct workload *sort_ws;
+
+static int
+cmp_order(const void *a, const void *b)
+{
+	return cmp_ns_name(&sort_ws[*(const size_t *)a], &sort_ws[*(const size_t *)b]);
+}
+
+/* Whether ws holds NS/NAME of old (binary search over c->order). */
+static bool
+sync_wants(const struct sync_ctx *c, const struct workload *old)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = cmp_ns_name(&c->ws[c->order[mid]], old);
+
+		if (r == 0)
+			return true;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Remove the pod workloads ws no longer holds: collected first, deleted after the walk. */
+static int
+sync_remove_gone(struct rtx *t, struct sync_ctx *c)
+{
+	MDB_cursor *cur = NULL;
+	char (*gone)[KEY_MAX] = NULL;
+	size_t ngone = 0, cap = 0;
+	MDB_val k, d;
+	int rc, err = 0;
+
+	rc = mdb_cursor_open(t->txn, t->workloads, &cur);
+	if (rc != 0)
+		return policy__mdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if ((err = registry_record_decode(d.mv_data, d.mv_size, c->old)) != 0)
+			break;
+		if (c->old->pod_uid[0] == '\0' || sync_wants(c, c->old))
+			continue;
+		if (k.mv_size >= KEY_MAX) {
+			err = POLICY_E_CORRUPT;
+			break;
+		}
+		if (ngone == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			void *p = realloc(gone, ncap * sizeof(*gone));
+
+			if (p == NULL) {
+				err = POLICY_E_NOMEM;
+				break;
+			}
+			gone = p;
+			cap = ncap;
+		}
+		memcpy(gone[ngone], k.mv_data, k.mv_size);
+		gone[ngone][k.mv_size] = '\0';
+		ngone++;
+	}
+	if (err == 0 && rc != MDB_NOTFOUND)
+		err = policy__mdb_err(rc);
+	mdb_cursor_close(cur);
+	for (size_t i = 0; err == 0 && i < ngone; i++) {
+		MDB_val gk = { strlen(gone[i]), gone[i] };
+
+		rc = mdb_del(t->txn, t->workloads, &gk, NULL);
+		if (rc == 0)
+			rc = mdb_del(t->txn, t->status, &gk, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			err = policy__mdb_err(rc);
+		c->changed++;
+	}
+	free(gone);
+	return err;
+}
+
+static int
+do_sync(struct rtx *t, void *arg)
+{
+	struct sync_ctx *c = arg;
+	MDB_stat st;
+	int rc, err;
+
+	c->changed = c->conflicts = 0;
+	if ((err = sync_remove_gone(t, c)) != 0)
+		return err;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct workload *w = &c->ws[i];
+		char key[KEY_MAX];
+		size_t len;
+		MDB_val k, d;
+
+		if ((err = registry_record_encode(w, c->rec, WORKLOAD_RECORD_MAX, &len)) != 0 ||
+		    (err = make_key(w->ns, w->name, key, &k)) != 0)
+			return err;
+		rc = mdb_get(t->txn, t->workloads, &k, &d);
+		if (rc == 0) {
+			if (d.mv_size == len && memcmp(d.mv_data, c->rec, len) == 0)
+				continue;
+			if ((err = registry_record_decode(d.mv_data, d.mv_size, c->old)) != 0)
+				return err;
+			if (c->old->pod_uid[0] == '\0') {
+				c->conflicts++;
+				continue;
+			}
+			if (strcmp(c->old->sa, w->sa) != 0 || strcmp(c->old->pod_uid, w->pod_uid) != 0) {
+				rc = mdb_del(t->txn, t->status, &k, NULL);
+				if (rc != 0 && rc != MDB_NOTFOUND)
+					return policy__mdb_err(rc);
+			}
+		} else if (rc == MDB_NOTFOUND) {
+			if ((rc = mdb_stat(t->txn, t->workloads, &st)) != 0)
+				return policy__mdb_err(rc);
+			if (st.ms_entries >= WORKLOAD_MAX)
+				return POLICY_E_TOO_BIG;
+		} else {
+			return policy__mdb_err(rc);
+		}
+		d = (MDB_val){ len, c->rec };
+		if ((rc = mdb_put(t->txn, t->workloads, &k, &d, 0)) != 0)
+			return policy__mdb_err(rc);
+		c->changed++;
+	}
+	return c->changed == 0 ? 1 : bump_revision(t);
+}
+
+int
+registry_sync_pods(struct policy_store *s, const struct workload *ws, size_t n, size_t *changed,
+    size_t *conflicts, const char **why)
+{
+	struct sync_ctx c = { .ws = ws, .n = n };
+	const char *dummy;
+	int err = 0;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	*changed = *conflicts = 0;
+	if (n > WORKLOAD_MAX) {
+		*why = "more pods than one registry holds";
+		return POLICY_E_TOO_BIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((err = workload_validate(&ws[i], why)) != 0)
+			return err;
+		if (ws[i].pod_uid[0] == '\0') {
+			*why = "a pod's workload must carry its pod UID";
+			return -EINVAL;
+		}
+	}
+	c.order = malloc((n ? n : 1) * sizeof(*c.order));
+	c.rec = malloc(WORKLOAD_RECORD_MAX);
+	c.old = malloc(sizeof(*c.old));
+	if (c.order == NULL || c.rec == NULL || c.old == NULL) {
+		err = POLICY_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		c.order[i] = i;
+	/* The registry is used from one thread (see registry.h), so a static comparator base is safe. */
+	sort_ws = ws;
+	qsort(c.order, n, sizeof(*c.order), cmp_order);
+	sort_ws = NULL;
+	for (size_t i = 1; i < n; i++) {
+		if (cmp_ns_name(&ws[c.order[i - 1]], &ws[c.order[i]]) == 0) {
+			*why = "two pods share a namespace and name";
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	err = reg_write(s, do_sync, &c);
+	if (err == 0) {
+		*changed = c.changed;
+		*conflicts = c.conflicts;
+	}
+out:
+	free(c.order);
+	free(c.rec);
+	free(c.old);
+	return err;
+}
+
 struct del_ctx {
 	const char *ns;
 	const char *name;

@@ -56,6 +56,20 @@ struct policy_store;
  */
 int registry_put(struct policy_store *s, const struct workload *w, bool replace, const char **why)
     AD_MUST_CHECK;
+/*
+ * Make the registry's Kubernetes workloads (those with a pod_uid) exactly
+ * ws[0..n), in one transaction: the ones not in ws are removed with their
+ * status, the others added or replaced (the status goes when the service
+ * account or the pod changes: it was another identity or another pod).
+ * Workloads without a pod_uid are never touched; a w whose NS/NAME one of
+ * them holds is skipped and counted in *conflicts, so a pod never takes
+ * over what an operator wrote. Every w must validate and have a pod_uid,
+ * and no two share NS/NAME (else -EINVAL, *why set, nothing written).
+ * *changed counts the workloads added, replaced or removed; 0 writes
+ * nothing and keeps the revision. POLICY_E_TOO_BIG past WORKLOAD_MAX.
+ */
+int registry_sync_pods(struct policy_store *s, const struct workload *ws, size_t n,
+    size_t *changed, size_t *conflicts, const char **why) AD_MUST_CHECK;
 /* Remove; -ENOENT when absent. Its SVID status goes too. */
 int registry_remove(struct policy_store *s, const char *ns, const char *name) AD_MUST_CHECK;
 /* Fetch one; -ENOENT when absent. */
@@ -94,11 +108,14 @@ int registry_set_status(struct policy_store *s, const char *ns, const char *name
  * (u8 length, bytes), u8 n_apps and each app as (u8 length, bytes), u8
  * n_upstreams and for each: listen, peer, target_host as (u8 length,
  * bytes), u16 target_port, expect_id as (u16 length, bytes). Big-endian,
- * no padding, nothing after the last upstream.
+ * no padding, nothing after the last upstream. Version 2 (a workload with
+ * a pod_uid) adds the UID as (u8 length, 1..63 bytes); one without is
+ * still written as version 1, so older readers still read it.
  */
 #define WORKLOAD_RECORD_MAX (1 + 3 * (1 + WORKLOAD_NAME_MAX) + (1 + ADDR_TEXT_MAX) + \
 	1 + WORKLOAD_APPS_MAX * (1 + ADDR_TEXT_MAX) + 1 + \
-	WORKLOAD_UPSTREAMS_MAX * (2 * (1 + ADDR_TEXT_MAX) + (1 + 255) + 2 + (2 + SPIFFE_ID_MAX)))
+	WORKLOAD_UPSTREAMS_MAX * (2 * (1 + ADDR_TEXT_MAX) + (1 + 255) + 2 + (2 + SPIFFE_ID_MAX)) + \
+	1 + WORKLOAD_NAME_MAX)
 
 /*
  * Encode w (which should have passed workload_validate) into out. Returns

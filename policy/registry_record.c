@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 
 #define RECORD_V1 1
+#define RECORD_V2 2	/* with a pod UID */
 #define STATUS_V1 1
 #define STATUS_V2 2	/* with a refusal */
 
@@ -61,7 +62,7 @@ registry_record_encode(const struct workload *w, uint8_t *out, size_t cap, size_
 	if (w->n_apps > WORKLOAD_APPS_MAX || w->n_upstreams > WORKLOAD_UPSTREAMS_MAX)
 		return -EINVAL;
 	buf_writer(&b, out, cap);
-	buf_put_u8(&b, RECORD_V1);
+	buf_put_u8(&b, w->pod_uid[0] != '\0' ? RECORD_V2 : RECORD_V1);
 	ok = put_str(&b, w->name, sizeof(w->name), false) && put_str(&b, w->ns, sizeof(w->ns), false) &&
 	    put_str(&b, w->sa, sizeof(w->sa), false) &&
 	    put_str(&b, w->listen, sizeof(w->listen), false);
@@ -78,6 +79,8 @@ registry_record_encode(const struct workload *w, uint8_t *out, size_t cap, size_
 		buf_put_u16(&b, u->target_port);
 		ok = ok && put_str(&b, u->expect_id, sizeof(u->expect_id), true);
 	}
+	if (ok && w->pod_uid[0] != '\0')
+		ok = put_str(&b, w->pod_uid, sizeof(w->pod_uid), false);
 	if (!ok)
 		return -EINVAL;
 	if (!buf_ok(&b))
@@ -89,7 +92,10 @@ registry_record_encode(const struct workload *w, uint8_t *out, size_t cap, size_
 static bool
 decode(struct buf *b, struct workload *w)
 {
-	if (buf_get_u8(b) != RECORD_V1 || !get_str(b, w->name, sizeof(w->name), false) ||
+	uint8_t version = buf_get_u8(b);
+
+	if ((version != RECORD_V1 && version != RECORD_V2) ||
+	    !get_str(b, w->name, sizeof(w->name), false) ||
 	    !get_str(b, w->ns, sizeof(w->ns), false) || !get_str(b, w->sa, sizeof(w->sa), false) ||
 	    !get_str(b, w->listen, sizeof(w->listen), false))
 		return false;
@@ -113,6 +119,10 @@ decode(struct buf *b, struct workload *w)
 		if (!get_str(b, u->expect_id, sizeof(u->expect_id), true))
 			return false;
 	}
+	/* Version 2 always has a UID: an empty one would not re-encode the same. */
+	if (version == RECORD_V2 && (!get_str(b, w->pod_uid, sizeof(w->pod_uid), false) ||
+	    w->pod_uid[0] == '\0'))
+		return false;
 	return buf_ok(b) && buf_left(b) == 0;
 }
 

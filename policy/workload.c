@@ -143,6 +143,11 @@ workload_validate(const struct workload *w, const char **why)
 			}
 		}
 	}
+	/* Kubernetes UIDs are RFC 4122 text: lower-case hex and '-', which a label allows. */
+	if (FIELD_LEN(w->pod_uid) > 0 && !label_ok(w->pod_uid, sizeof(w->pod_uid))) {
+		*why = "the pod UID must be 1 to 63 of a-z, 0-9 and '-'";
+		return -EINVAL;
+	}
 	if (w->n_upstreams > WORKLOAD_UPSTREAMS_MAX) {
 		*why = "too many upstreams (at most 16)";
 		return -EINVAL;

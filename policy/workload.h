@@ -50,13 +50,20 @@ struct workload {
 	char apps[WORKLOAD_APPS_MAX][ADDR_TEXT_MAX + 1]; /* IP:port, one per served port */
 	size_t n_upstreams;
 	struct workload_upstream upstreams[WORKLOAD_UPSTREAMS_MAX];
+	/*
+	 * The Kubernetes pod this workload is (its metadata.uid), "" for one
+	 * an operator wrote (config file, authctl). authd's pod watch owns
+	 * the workloads that have one: registry_sync_pods replaces them all
+	 * and never touches the others.
+	 */
+	char pod_uid[WORKLOAD_NAME_MAX + 1];
 };
 
 /*
  * Check a workload for consistency: names are DNS labels, addresses parse
  * (listen/apps/upstream listen and peer; apps and peer are IP:port, not
  * unix), app ports are distinct, expect_id (when set) is a workload SPIFFE
- * ID, the CONNECT target is valid. Returns 0 or -EINVAL with *why set to a
+ * ID, the CONNECT target is valid, pod_uid is "" or 1..63 of [a-z0-9-]. Returns 0 or -EINVAL with *why set to a
  * sentence that names the field.
  */
 int workload_validate(const struct workload *w, const char **why) AD_MUST_CHECK;

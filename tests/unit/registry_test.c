@@ -648,6 +648,91 @@ TEST(refused_status)
 	}
 }
 
-TEST_MAIN(empty_store, put_get_list_remove, replace_and_exists, invalid_changes_nothing,
+/* A pod's workload: no listeners, an identity and its pod's UID. */
+static void
+make_pod(struct workload *x, const char *ns, const char *name, const char *sa, const char *uid)
+{
+	memset(x, 0, sizeof(*x));
+	SET(x->name, name);
+	SET(x->ns, ns);
+	SET(x->sa, sa);
+	SET(x->pod_uid, uid);
+}
+
+TEST(sync_pods)
+{
+	struct workload ws[3], op;
+	struct workload_svid_status st, *seen = NULL;
+	uint8_t rec[WORKLOAD_RECORD_MAX];
+	struct policy_store *s;
+	size_t changed = 9, conflicts = 9, len = 0;
+	const char *why = NULL;
+	uint64_t r0;
+
+	/* The UID makes a version 2 record that decodes to the same workload. */
+	make_pod(&ws[0], "shop", "web-1", "web", "0b6c6a9e-2f0c-4c8e-9c39-1f2d7c9b3a11");
+	REQUIRE(registry_record_encode(&ws[0], rec, sizeof(rec), &len) == 0);
+	EXPECT_EQ(rec[0], 2);
+	REQUIRE(registry_record_decode(rec, len, &got) == 0);
+	EXPECT_STR(got.pod_uid, ws[0].pod_uid);
+	EXPECT_ERR(registry_record_decode(rec, len - 1, &got), POLICY_E_CORRUPT);
+	rec[len - 1 - strlen(ws[0].pod_uid)] = 0;	/* version 2 with an empty UID */
+	EXPECT_ERR(registry_record_decode(rec, len - strlen(ws[0].pod_uid), &got), POLICY_E_CORRUPT);
+	SET(got.pod_uid, "Not/A-UID");
+	EXPECT_ERR(workload_validate(&got, &why), -EINVAL);
+
+	fresh();
+	REQUIRE((s = open_store(POLICY_OPEN_CREATE, 0)) != NULL);
+	/* An operator's workload, and one that shares a pod's name. */
+	make(&op, "shop", "db");
+	REQUIRE(registry_put(s, &op, false, NULL) == 0);
+	make(&op, "shop", "web-2");
+	REQUIRE(registry_put(s, &op, false, NULL) == 0);
+	make_pod(&ws[1], "shop", "web-2", "web", "11111111-2222-3333-4444-555555555555");
+	make_pod(&ws[2], "pay", "api-0", "api", "66666666-2222-3333-4444-555555555555");
+	r0 = rev(s);
+	EXPECT_OK(registry_sync_pods(s, ws, 3, &changed, &conflicts, &why));
+	EXPECT_EQ(changed, 2);
+	EXPECT_EQ(conflicts, 1);
+	EXPECT_EQ(rev(s), r0 + 1);
+	EXPECT_STR(listing(s), "pay/api-0[api] shop/db[db] shop/web-1[web] shop/web-2[web-2]");
+	REQUIRE(registry_get(s, "shop", "web-2", &got) == 0);
+	EXPECT_STR(got.pod_uid, "");
+
+	/* The same set again writes nothing. */
+	EXPECT_OK(registry_sync_pods(s, ws, 3, &changed, &conflicts, &why));
+	EXPECT_EQ(changed, 0);
+	EXPECT_EQ(rev(s), r0 + 1);
+
+	/* A status survives an unchanged pod, goes with a new pod of the same name. */
+	status(&st, "web", "ab");
+	SET(st.spiffe_id, "spiffe://example.org/ns/shop/sa/web");
+	REQUIRE(registry_set_status(s, "shop", "web-1", &st) == 0);
+	SET(ws[0].pod_uid, "0b6c6a9e-2f0c-4c8e-9c39-000000000000");
+	EXPECT_OK(registry_sync_pods(s, ws, 1, &changed, &conflicts, &why));
+	EXPECT_EQ(changed, 2);	/* web-1 replaced, pay/api-0 removed */
+	EXPECT_STR(listing(s), "shop/db[db] shop/web-1[web] shop/web-2[web-2]");
+	EXPECT_OK(registry_list(s, keep_status, &seen));
+	EXPECT(seen == NULL);
+
+	/* Invalid input changes nothing: no UID, duplicates, a bad name. */
+	r0 = rev(s);
+	make_pod(&ws[1], "shop", "web-9", "web", "");
+	EXPECT_ERR(registry_sync_pods(s, ws, 2, &changed, &conflicts, &why), -EINVAL);
+	EXPECT(why != NULL && strstr(why, "UID") != NULL);
+	ws[1] = ws[0];
+	EXPECT_ERR(registry_sync_pods(s, ws, 2, &changed, &conflicts, &why), -EINVAL);
+	make_pod(&ws[1], "shop", "Web.9", "web", "abc");
+	EXPECT_ERR(registry_sync_pods(s, ws, 2, &changed, &conflicts, &why), -EINVAL);
+	EXPECT_EQ(rev(s), r0);
+
+	/* No pods: every pod workload goes, the operator's stay. */
+	EXPECT_OK(registry_sync_pods(s, NULL, 0, &changed, &conflicts, &why));
+	EXPECT_EQ(changed, 1);
+	EXPECT_STR(listing(s), "shop/db[db] shop/web-2[web-2]");
+	policy_store_close(s);
+}
+
+TEST_MAIN(empty_store, sync_pods, put_get_list_remove, replace_and_exists, invalid_changes_nothing,
     svid_status, refused_status, read_only, damaged_records, workload_max, map_full_changes_nothing,
     fixed_map_never_remaps)
