@@ -38,9 +38,9 @@ MBEDTLS_LIBS   := $(MBEDTLS_PREFIX)/lib/libmbedtls.a $(MBEDTLS_PREFIX)/lib/libmb
 MBEDTLS_STAMP  := $(MBEDTLS_PREFIX)/.stamp
 endif
 
-PKGS := libsodium lmdb libuv yaml-0.1
+PKGS := libsodium lmdb libuv yaml-0.1 jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -llmdb -luv -lyaml)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -llmdb -luv -lyaml -ljansson)
 CTL_PKGS  := libsodium lmdb yaml-0.1
 CTL_PKG_LIBS = $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null || echo -lsodium -llmdb -lyaml)
 
@@ -67,7 +67,7 @@ CTL_LINK_LIBS = $(MBEDTLS_LIBS) $(CTL_PKG_LIBS) -lpthread
 # Folders are layers (docs/architecture.md): each library folder is one
 # archive, linked from the top layer down, so a call that points up a layer
 # fails the link; `make check-layers` checks every include against the table.
-LAYERS      := common certs wire policy
+LAYERS      := common certs wire policy kube
 layer_srcs   = $(wildcard $(1)/*.c)
 layer_lib    = $(BUILD)/lib/lib$(1).a
 # The daemon's archive: all of authd/ but its entry point.
@@ -76,7 +76,7 @@ CTL_SRCS    := $(wildcard authctl/*.c)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_SRCS    := $(foreach l,$(LAYERS),$(call layer_srcs,$(l))) $(DAEMON_SRCS)
 # Link order: a layer before the layers it uses.
-DAEMON_LIBS := $(BUILD)/lib/libauthd.a $(call layer_lib,policy) $(call layer_lib,wire) \
+DAEMON_LIBS := $(BUILD)/lib/libauthd.a $(call layer_lib,kube) $(call layer_lib,policy) $(call layer_lib,wire) \
 	$(call layer_lib,certs) $(call layer_lib,common)
 # authctl links no daemon code, no wire code and no libuv.
 CTL_LIBS    := $(call layer_lib,policy) $(call layer_lib,certs) $(call layer_lib,common)

@@ -21,8 +21,9 @@ declare -A USES=(
 	[certs]="common"
 	[wire]="common certs"
 	[policy]="common certs"
+	[kube]="common certs wire policy"
 	[authctl]="common certs policy"
-	[authd]="common certs wire policy"
+	[authd]="common certs wire policy kube"
 )
 # The daemon's layers, bottom up (docs/architecture.md, "Inside authd/").
 declare -A RANK=(

@@ -61,6 +61,33 @@ static const uint16_t tls_sig_algs[] = {
 };
 
 /*
+ * An ordinary HTTPS server (the Kubernetes API): TLS 1.3 only, so an RSA
+ * server certificate needs only RSA-PSS handshake signatures and the mesh's
+ * TLS 1.2 key exchanges stay ECDSA-only. PKCS#1 v1.5 is listed for the
+ * signatures on certificates (RFC 8446 4.2.3), never for CertificateVerify.
+ */
+static const int https_suites[] = {
+	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+	MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+	0,
+};
+
+static const uint16_t https_sig_algs[] = {
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+	MBEDTLS_TLS1_3_SIG_NONE,
+};
+
+static const char *https_alpn[] = { "http/1.1", NULL };
+
+/*
  * Our ticket: version (1) || nonce (12) || AES-256-GCM of
  * [inner length (2) || mbedTLS ticket || peer notAfter (8) || ID length (2) || ID]
  * || tag (16), with the version byte as additional data.
@@ -82,6 +109,9 @@ struct tls_config {
 	struct spiffe_id expected;
 	int64_t (*now)(void *arg);
 	void *now_arg;
+	/* tls_config_new_https: an ordinary server, judged by mbedTLS against https_ca. */
+	bool https;
+	mbedtls_x509_crt https_ca;
 };
 
 /*
@@ -283,6 +313,19 @@ verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 
 	if (s->peer_not_after == 0 || na < s->peer_not_after)
 		s->peer_not_after = na;
+	if (cfg->https) {
+		/* mbedTLS's own verdict (path, validity, server name) stands. */
+		if (depth == 0) {
+			s->verify_ran = true;
+			if (*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+				s->verify_err = TLS_E_PEER_ID;
+			else if (*flags != 0)
+				s->verify_err = certs_err_for(*flags);
+			else
+				s->verified = true;
+		}
+		return 0;
+	}
 	*flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
 	if (depth != 0)
 		return 0;
@@ -491,11 +534,80 @@ out:
 	return err;
 }
 
+int
+tls_config_new_https(const uint8_t *ca_pem, size_t len, struct tls_config **out)
+{
+	struct tls_config *cfg = NULL;
+	uint8_t *pem = NULL;
+	int err;
+
+	*out = NULL;
+	if (ca_pem == NULL || len == 0)
+		return TLS_E_INVAL;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return TLS_E_NOMEM;
+	cfg->role = TLS_CLIENT;
+	cfg->https = true;
+	cfg->id_key = PSA_KEY_ID_NULL;
+	mbedtls_ssl_config_init(&cfg->conf);
+	mbedtls_ssl_ticket_init(&cfg->tickets);
+	mbedtls_x509_crt_init(&cfg->https_ca);
+	/* mbedtls_x509_crt_parse wants PEM NUL-terminated, and counted with the NUL. */
+	err = TLS_E_NOMEM;
+	if ((pem = malloc(len + 1)) == NULL)
+		goto out;
+	memcpy(pem, ca_pem, len);
+	pem[len] = '\0';
+	err = TLS_E_INVAL;
+	if (mbedtls_x509_crt_parse(&cfg->https_ca, pem, len + 1) != 0 || cfg->https_ca.raw.len == 0)
+		goto out;
+	err = TLS_E_CRYPTO;
+	if (mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT,
+		MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		goto out;
+	mbedtls_ssl_conf_rng(&cfg->conf, certs_rng, NULL);
+	mbedtls_ssl_conf_min_tls_version(&cfg->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_max_tls_version(&cfg->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	mbedtls_ssl_conf_ciphersuites(&cfg->conf, https_suites);
+	mbedtls_ssl_conf_groups(&cfg->conf, tls_groups);
+	mbedtls_ssl_conf_sig_algs(&cfg->conf, https_sig_algs);
+	mbedtls_ssl_conf_tls13_key_exchange_modes(&cfg->conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
+	mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->https_ca, NULL);
+	mbedtls_ssl_conf_session_tickets(&cfg->conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	if (mbedtls_ssl_conf_alpn_protocols(&cfg->conf, https_alpn) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+	err = 0;
+out:
+	free(pem);
+	tls_config_free(cfg);
+	return err;
+}
+
+int
+tls_session_set_server_name(struct tls_session *s, const char *name)
+{
+	if (s == NULL || !s->cfg->https || s->started || name == NULL || name[0] == '\0')
+		return TLS_E_INVAL;
+	switch (mbedtls_ssl_set_hostname(&s->ssl, name)) {
+	case 0:
+		return 0;
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+		return TLS_E_NOMEM;
+	default:
+		return TLS_E_INVAL;
+	}
+}
+
 void
 tls_config_free(struct tls_config *cfg)
 {
 	if (cfg == NULL)
 		return;
+	mbedtls_x509_crt_free(&cfg->https_ca);
 	mbedtls_ssl_ticket_free(&cfg->tickets);
 	mbedtls_ssl_config_free(&cfg->conf);
 	if (cfg->id_key != PSA_KEY_ID_NULL)
@@ -550,9 +662,11 @@ tls_session_new(struct tls_config *cfg, struct tls_session **out)
 	/*
 	 * SVIDs name workloads by URI SAN, not DNS: opt out of mbedTLS's
 	 * hostname check explicitly (required since 3.6.3); certs_verify_chain
-	 * and the expected-peer check take its place.
+	 * and the expected-peer check take its place. An HTTPS session must be
+	 * given its server's name (tls_session_set_server_name); without one
+	 * mbedTLS refuses to verify, so a forgotten name cannot pass.
 	 */
-	if (cfg->role == TLS_CLIENT && mbedtls_ssl_set_hostname(&s->ssl, NULL) != 0) {
+	if (cfg->role == TLS_CLIENT && !cfg->https && mbedtls_ssl_set_hostname(&s->ssl, NULL) != 0) {
 		err = TLS_E_CRYPTO;
 		goto out;
 	}

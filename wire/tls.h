@@ -83,6 +83,22 @@ enum tls_err {
  */
 int tls_config_new(enum tls_role role, struct certs_svid *svid, const struct certs_bundle *bundle,
     const char *td, struct tls_config **out) AD_MUST_CHECK;
+/*
+ * A client config for an ordinary HTTPS server, such as the Kubernetes API
+ * server, rather than a mesh peer: mbedTLS verifies the server's chain
+ * against the anchors in ca_pem (PEM text, len bytes, copied) and its
+ * certificate's names against the session's server name, which must be set
+ * with tls_session_set_server_name (else verification fails). TLS 1.3 only,
+ * so an RSA server (kubeadm's default) needs only RSA-PSS signatures while
+ * the mesh's TLS 1.2 suites stay ECDSA-only; ALPN http/1.1; no client
+ * certificate, no tickets. A name mismatch is TLS_E_PEER_ID
+ * ("peer-id-mismatch"); other refusals TLS_E_PEER_CERT with a certs_reason
+ * token ("unknown-authority", "expired", ...). Returns 0, TLS_E_INVAL (no
+ * certificate in ca_pem), TLS_E_NOMEM or TLS_E_CRYPTO.
+ */
+int tls_config_new_https(const uint8_t *ca_pem, size_t len, struct tls_config **out) AD_MUST_CHECK;
+/* The DNS name or IP literal an HTTPS session's server must prove; before the handshake. */
+int tls_session_set_server_name(struct tls_session *s, const char *name) AD_MUST_CHECK;
 /* Wipes the ticket keys. Accepts NULL. Free all sessions first. */
 void tls_config_free(struct tls_config *cfg);
 
