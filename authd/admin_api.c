@@ -44,6 +44,22 @@ readiness(struct daemon *d, int64_t now, struct strbuf *out)
 		NOT_READY("access log: write failed: %s\n", strerror(log_err));
 	for (size_t i = 0; i < d->n_refused; i++)
 		NOT_READY("%s: not served: %s\n", d->refused[i].key, d->refused[i].why);
+	if (d->kube.on) {
+		const struct kube_watch *ws[3] = { &d->kube.namespaces, &d->kube.pods,
+			&d->kube.allowlists };
+
+		for (size_t i = 0; i < 3; i++) {
+			if (ws[i]->api == NULL || ws[i]->synced)
+				continue;
+			NOT_READY("kubernetes: %s not listed yet%s%s\n",
+			    kube_kind_name(ws[i]->query.kind), ws[i]->error[0] ? ": " : "",
+			    ws[i]->error);
+		}
+		if (d->kube.pods_error[0] != '\0')
+			NOT_READY("kubernetes: %s\n", d->kube.pods_error);
+		if (d->kube.al_error[0] != '\0')
+			NOT_READY("kubernetes: %s\n", d->kube.al_error);
+	}
 	for (wl = d->set.served; wl != NULL; wl = wl->next) {
 		if (served_ready(wl, now))
 			continue;
@@ -91,6 +107,16 @@ admin_readyz(void *arg, struct strbuf *out)
 
 	if (ready)
 		strbuf_puts(out, "ready\n");
+	/* A watch that fails after its first list serves on from what it holds: say so. */
+	if (d->kube.on) {
+		const struct kube_watch *ws[3] = { &d->kube.namespaces, &d->kube.pods,
+			&d->kube.allowlists };
+
+		for (size_t i = 0; i < 3; i++)
+			if (ws[i]->api != NULL && ws[i]->synced && ws[i]->error[0] != '\0')
+				strbuf_printf(out, "kubernetes: %s watch failing (serving what was "
+				    "last seen): %s\n", kube_kind_name(ws[i]->query.kind), ws[i]->error);
+	}
 	/* Served through (the running configuration is kept), but the operator should know. */
 	if (d->reload_error[0] != '\0') {
 		char when[32];

@@ -12,6 +12,7 @@
  * the policy library and speak POLICY_E_* codes and policy paths.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -869,12 +870,116 @@ cp_admin(struct cp *p, bool ip_only, char out[static ADDR_TEXT_MAX + 1])
 	return cp_addr(p, ip_only, out);
 }
 
+static int
+cp_bool(struct cp *p, bool *out)
+{
+	const char *v;
+	size_t len;
+	int err = cp_scalar(p, "true or false", &v, &len);
+
+	if (err != 0)
+		return err;
+	if (len == 4 && memcmp(v, "true", 4) == 0)
+		*out = true;
+	else if (len == 5 && memcmp(v, "false", 5) == 0)
+		*out = false;
+	else
+		return cp_fail(p, ev_line(p), "expected true or false");
+	return 0;
+}
+
+/* Kubernetes name rules, checked here so a typo fails at load, not at the first event. */
+static bool
+dns_subdomain_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '.'))
+			return false;
+	return true;
+}
+
+bool
+config_label_key_ok(const char *key)
+{
+	const char *slash = strchr(key, '/'), *name = slash ? slash + 1 : key;
+	size_t n = strlen(name);
+
+	if (slash != NULL && !dns_subdomain_ok(key, (size_t)(slash - key)))
+		return false;
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) ||
+	    !isalnum((unsigned char)name[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_' &&
+		    name[i] != '.')
+			return false;
+	return true;
+}
+
+static const char *const kube_keys[] = {
+	"node_name", "server", "ca_file", "token_file", "enroll_label", "allowlists",
+};
+enum { K_NODE, K_SERVER, K_CA, K_TOKEN, K_LABEL, K_ALLOWLISTS };
+
+static int
+cp_kube(struct cp *p, struct config_kube *k)
+{
+	size_t which = 0, old;
+	unsigned seen = 0;
+	int r, err = cp_expect(p, YAML_MAPPING_START_EVENT, "a mapping of Kubernetes settings");
+
+	if (err != 0)
+		return err;
+	k->enabled = true;
+	while ((r = cp_key(p, kube_keys, AD_ARRAY_LEN(kube_keys),
+	    "node_name, server, ca_file, token_file, enroll_label or allowlists", &seen,
+	    &which)) > 0) {
+		old = key_push(p, ".%s", kube_keys[which]);
+		switch (which) {
+		case K_NODE:
+			err = cp_string(p, "a node name", true, k->node_name, sizeof(k->node_name));
+			if (err == 0 && k->node_name[0] != '\0' &&
+			    !dns_subdomain_ok(k->node_name, strlen(k->node_name)))
+				err = cp_fail(p, ev_line(p), "not a Kubernetes node name");
+			break;
+		case K_SERVER:
+			err = cp_string(p, "an https:// URL", true, k->server, sizeof(k->server));
+			if (err == 0 && k->server[0] != '\0' && strncmp(k->server, "https://", 8) != 0)
+				err = cp_fail(p, ev_line(p), "the API server must be an https:// URL");
+			break;
+		case K_CA:
+			err = cp_string(p, "a file", false, k->ca_file, sizeof(k->ca_file));
+			break;
+		case K_TOKEN:
+			err = cp_string(p, "a file", false, k->token_file, sizeof(k->token_file));
+			break;
+		case K_LABEL:
+			err = cp_string(p, "a label key", false, k->enroll_label,
+			    sizeof(k->enroll_label));
+			if (err == 0 && !config_label_key_ok(k->enroll_label))
+				err = cp_fail(p, ev_line(p), "not a Kubernetes label key");
+			break;
+		default:
+			err = cp_bool(p, &k->allowlists);
+			break;
+		}
+		key_pop(p, old);
+		if (err != 0)
+			return err;
+	}
+	return r;
+}
+
 static const char *const top_keys[] = {
 	"trust_domain", "state_dir", "ca_dir", "seal_key", "store", "admin", "access_log",
 	"log_level", "svid_ttl", "limits", "workloads", "workers", "store_map_size", "probes",
+	"kubernetes",
 };
 enum { T_TD, T_STATE, T_CA, T_SEAL, T_STORE, T_ADMIN, T_ACCESS, T_LEVEL, T_TTL, T_LIMITS,
-	T_WORKLOADS, T_WORKERS, T_MAP, T_PROBES };
+	T_WORKLOADS, T_WORKERS, T_MAP, T_PROBES, T_KUBE };
 
 /* The top-level mapping; its MAPPING_START is the current event. */
 static int
@@ -888,7 +993,8 @@ cp_top(struct cp *p)
 
 	while ((k = cp_key(p, top_keys, AD_ARRAY_LEN(top_keys),
 	    "trust_domain, state_dir, ca_dir, seal_key, store, admin, access_log, log_level, "
-	    "svid_ttl, limits, workloads, workers, store_map_size or probes", &seen, &which)) > 0) {
+	    "svid_ttl, limits, workloads, workers, store_map_size, probes or kubernetes", &seen,
+	    &which)) > 0) {
 		old = key_push(p, "%s", top_keys[which]);
 		switch (which) {
 		case T_TD:
@@ -925,6 +1031,9 @@ cp_top(struct cp *p)
 			break;
 		case T_LIMITS:
 			err = cp_limits(p, &c->limits);
+			break;
+		case T_KUBE:
+			err = cp_kube(p, &c->kube);
 			break;
 		case T_WORKERS:
 			err = cp_uint(p, 0, CONFIG_WORKERS_MAX, &c->workers);
@@ -996,6 +1105,8 @@ config_defaults(struct config *c)
 	c->limits.max_connections = 10000;
 	c->limits.max_connections_per_workload = 1000;
 	c->limits.max_header_bytes = CONNECT_HEAD_MAX;
+	memcpy(c->kube.enroll_label, "authd.io/mesh", sizeof("authd.io/mesh"));
+	c->kube.allowlists = true;
 }
 
 static void
@@ -1146,6 +1257,25 @@ config_finish(struct config *c, char *err, size_t size)
 	if (c->admin[0] != '\0' && strcmp(c->admin, c->probes) == 0) {
 		set_err(err, size, "probes: %s is the admin address; give the probes their own", c->probes);
 		return -EINVAL;
+	}
+	if (c->kube.enabled) {
+		struct config_kube *k = &c->kube;
+
+		if (k->node_name[0] == '\0') {
+			set_err(err, size, "kubernetes.node_name is not set (nor NODE_NAME, "
+			    "which a DaemonSet sets from spec.nodeName)");
+			return -EINVAL;
+		}
+		/* In a pod, the files Kubernetes mounts; elsewhere the operator must name them. */
+		if (k->ca_file[0] == '\0' && k->server[0] == '\0')
+			util_format(k->ca_file, sizeof(k->ca_file), "%s/ca.crt", CONFIG_KUBE_SA_DIR);
+		if (k->token_file[0] == '\0' && k->server[0] == '\0')
+			util_format(k->token_file, sizeof(k->token_file), "%s/token", CONFIG_KUBE_SA_DIR);
+		if (k->ca_file[0] == '\0' || k->token_file[0] == '\0') {
+			set_err(err, size, "kubernetes: with a server URL, name its CA file and a "
+			    "token file too (ca_file, token_file)");
+			return -EINVAL;
+		}
 	}
 	if (c->state_dir[0] == '\0' && (c->ca_dir[0] == '\0' || c->store[0] == '\0')) {
 		set_err(err, size, "state_dir is empty");

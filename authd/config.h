@@ -25,6 +25,13 @@
  *     max_connections: 10000
  *     max_connections_per_workload: 1000
  *     max_header_bytes: 8192
+ *   kubernetes:                        # optional: a node agent (docs/kubernetes.md)
+ *     node_name: node-a                # default: $NODE_NAME
+ *     server: https://10.96.0.1:443    # default: in cluster ($KUBERNETES_SERVICE_HOST/PORT)
+ *     ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+ *     token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+ *     enroll_label: authd.io/mesh      # namespaces and pods labelled KEY=enabled
+ *     allowlists: true                 # the store holds the union of the AllowLists
  *   workloads:
  *     - name: web
  *       namespace: shop
@@ -80,6 +87,21 @@ struct config_limits {
 	uint32_t max_header_bytes;	/* default and maximum CONNECT_HEAD_MAX; at least 256 */
 };
 
+/* The service-account files Kubernetes mounts into every pod. */
+#define CONFIG_KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+/* A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63. */
+#define CONFIG_LABEL_KEY_MAX (253 + 1 + 63)
+
+struct config_kube {
+	bool enabled;				/* a kubernetes: block, or --kube-* flags */
+	char node_name[254];			/* required; main fills it from $NODE_NAME */
+	char server[300];			/* https://HOST[:PORT]; "" = in cluster */
+	char ca_file[4096];			/* default CONFIG_KUBE_SA_DIR/ca.crt */
+	char token_file[4096];			/* default CONFIG_KUBE_SA_DIR/token */
+	char enroll_label[CONFIG_LABEL_KEY_MAX + 1];	/* default "authd.io/mesh" */
+	bool allowlists;			/* default true: the store = the AllowLists' union */
+};
+
 struct config {
 	char trust_domain[SPIFFE_TD_MAX + 1];	/* required */
 	char state_dir[4096];			/* default "/var/lib/authd" */
@@ -94,6 +116,7 @@ struct config {
 	uint32_t workers;			/* event loops; 0 (default) = one per CPU */
 	uint64_t store_map_size;		/* bytes; default and most 64 GiB (POLICY_MAP_MAX) */
 	struct config_limits limits;
+	struct config_kube kube;
 	size_t n_workloads;
 	struct workload *workloads;		/* heap; config_free releases */
 };
@@ -116,10 +139,15 @@ int config_load(const char *path, struct config *c, char *err, size_t size) AD_M
 
 /*
  * Fill what depends on other fields (ca_dir and store under state_dir when
- * unset) and check cross-field rules (trust_domain set). Call after parsing
+ * unset; the in-cluster CA and token files when kubernetes is on without a
+ * server) and check cross-field rules (trust_domain set; a node name when
+ * kubernetes is on). Call after parsing
  * and applying flags. Returns 0 or -EINVAL with err set.
  */
 int config_finish(struct config *c, char *err, size_t size) AD_MUST_CHECK;
+
+/* Whether key is a Kubernetes label key: [DNS-SUBDOMAIN/]NAME, NAME 1..63 of [A-Za-z0-9._-]. */
+bool config_label_key_ok(const char *key);
 
 /* Releases the workloads; c can be reused after config_defaults. */
 void config_free(struct config *c);

@@ -88,6 +88,7 @@ close_handle(uv_handle_t *h)
 static void
 shutdown_all(struct daemon *d)
 {
+	kube_sync_stop(&d->kube);
 	while (d->set.served != NULL)
 		reconcile_remove(d, d->set.served);
 	workers_send(&d->workers, WORKER_SYNC | WORKER_CLOSE_ALL | WORKER_EXIT);
@@ -394,6 +395,8 @@ start(struct daemon *d)
 		d->registry_rev = 0;
 	metrics_revisions(d->metrics, d->policy_rev, d->registry_rev);
 	ca_watch_start(d);
+	if ((r = kube_sync_start(&d->kube, d)) != 0)
+		return r;
 	if ((r = reconcile_workloads(d)) != 0) {
 		log_warn("not starting: an address authd must serve is not free (%s)", strerror(-r));
 		return r;

@@ -20,6 +20,7 @@
 
 #include "authd/config.h"
 #include "authd/issuance.h"
+#include "authd/kube_sync.h"
 #include "authd/served.h"
 #include "authd/worker.h"
 
@@ -61,6 +62,7 @@ struct daemon {
 	struct served_set set;
 	struct workers workers;
 	struct issuance issuance;	/* holds the current trust */
+	struct kube_sync kube;		/* the node agent, when cfg.kube.enabled */
 	int lock_fd;			/* flock on STORE.authd-lock: one daemon per store */
 	struct refusal *refused;	/* the last reconcile's, for /readyz and /workloads */
 	size_t n_refused;

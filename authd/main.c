@@ -18,7 +18,7 @@
 
 struct flags {
 	const char *config, *state_dir, *trust_domain, *ca_dir, *store, *admin, *probes,
-	    *access_log, *log_level;
+	    *access_log, *log_level, *kube_server, *kube_ca, *kube_token, *node_name;
 	bool dev;
 };
 
@@ -36,6 +36,11 @@ usage(FILE *f)
 	    "  --probes ADDR|off      /healthz /readyz /metrics only, any address (default off)\n"
 	    "  --access-log PATH|stdout|off\n"
 	    "  --log-level debug|info|warn\n"
+	    "Kubernetes (any of these turns the node agent on; docs/kubernetes.md):\n"
+	    "  --node-name NAME       this node (default $NODE_NAME)\n"
+	    "  --kube-server URL      https://HOST[:PORT] (default: in cluster)\n"
+	    "  --kube-ca FILE         the API server's CA (default: the pod's service account)\n"
+	    "  --kube-token FILE      a bearer token file, re-read as it rotates\n"
 	    "  --version, --help\n"
 	    "docs/daemon.md and docs/config.md describe the rest.\n", f);
 }
@@ -72,6 +77,22 @@ apply_flags(struct config *c, void *arg)
 		    "--probes");
 	if (f->access_log != NULL)
 		(void)copy(c->access_log, sizeof(c->access_log), f->access_log, "--access-log");
+	if (f->kube_server != NULL || f->kube_ca != NULL || f->kube_token != NULL ||
+	    f->node_name != NULL)
+		c->kube.enabled = true;
+	if (f->kube_server != NULL)
+		(void)copy(c->kube.server, sizeof(c->kube.server), f->kube_server, "--kube-server");
+	if (f->kube_ca != NULL)
+		(void)copy(c->kube.ca_file, sizeof(c->kube.ca_file), f->kube_ca, "--kube-ca");
+	if (f->kube_token != NULL)
+		(void)copy(c->kube.token_file, sizeof(c->kube.token_file), f->kube_token,
+		    "--kube-token");
+	if (f->node_name != NULL)
+		(void)copy(c->kube.node_name, sizeof(c->kube.node_name), f->node_name, "--node-name");
+	/* A DaemonSet passes its node through the downward API. */
+	if (c->kube.enabled && c->kube.node_name[0] == '\0' && getenv("NODE_NAME") != NULL)
+		(void)copy(c->kube.node_name, sizeof(c->kube.node_name), getenv("NODE_NAME"),
+		    "NODE_NAME");
 	if (f->log_level != NULL) {
 		if (strcmp(f->log_level, "debug") == 0)
 			c->log_level = CONFIG_LOG_DEBUG;
@@ -126,6 +147,10 @@ main(int argc, char **argv)
 		{ "probes", required_argument, NULL, 'P' },
 		{ "access-log", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "kube-server", required_argument, NULL, 'K' },
+		{ "kube-ca", required_argument, NULL, 'A' },
+		{ "kube-token", required_argument, NULL, 'T' },
+		{ "node-name", required_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -147,6 +172,10 @@ main(int argc, char **argv)
 		case 'P': f.probes = optarg; break;
 		case 'l': f.access_log = optarg; break;
 		case 'L': f.log_level = optarg; break;
+		case 'K': f.kube_server = optarg; break;
+		case 'A': f.kube_ca = optarg; break;
+		case 'T': f.kube_token = optarg; break;
+		case 'N': f.node_name = optarg; break;
 		case 'V': printf("authd %s\n", AUTHD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -64,6 +64,11 @@ struct metrics {
 	int64_t ca_issuer, ca_anchor;	/* not_after; 0 = not set */
 	uint64_t store_used, store_map;
 	uint64_t access_log_lost;
+	struct {
+		char resource[16];	/* "" = unused */
+		int synced;
+		uint64_t objects, invalid;
+	} kube[METRICS_KUBE_KINDS];
 };
 
 static const struct {
@@ -88,6 +93,14 @@ static const struct {
 	    "Workload SVID issuance attempts, by result.", "result", NULL, false },
 	[METRICS_CONFIG_RELOADS] = { "authd_config_reloads_total",
 	    "SIGHUP reloads of the config file, by result.", "result", NULL, false },
+	[METRICS_KUBE_REQUESTS] = { "authd_kube_requests_total",
+	    "Requests to the Kubernetes API server, by resource and HTTP status "
+	    "(\"error\": no response).", "resource", "code", false },
+	[METRICS_KUBE_RELISTS] = { "authd_kube_relists_total",
+	    "Full LISTs of a resource, by why: the first, a watch too old to resume, "
+	    "an error.", "resource", "reason", false },
+	[METRICS_KUBE_EVENTS] = { "authd_kube_watch_events_total",
+	    "Watch events received, by resource and type.", "resource", "type", false },
 };
 
 static const char *const dir_names[2] = { "inbound", "outbound" };
@@ -473,6 +486,25 @@ metrics_render(const struct metrics *m, int64_t now, struct strbuf *out)
 	header(out, "authd_access_log_lost_total", "Access-log lines lost to failed writes "
 	    "(a full disk).", "counter");
 	strbuf_printf(out, "authd_access_log_lost_total %" PRIu64 "\n", m->access_log_lost);
+	if (m->kube[0].resource[0] != '\0') {
+		static const char *const names[3] = { "authd_kube_synced", "authd_kube_objects",
+			"authd_kube_invalid" };
+		static const char *const helps[3] = {
+			"1 once a LIST of the resource completed (it stays 1 while a watch reconnects).",
+			"Objects of the resource authd holds now.",
+			"Objects held but unusable: a pod that cannot be a workload, an AllowList "
+			"the policy parser refuses (logged, and an Event).",
+		};
+
+		for (int g = 0; g < 3; g++) {
+			header(out, names[g], helps[g], "gauge");
+			for (size_t i = 0; i < METRICS_KUBE_KINDS && m->kube[i].resource[0]; i++)
+				strbuf_printf(out, "%s{resource=\"%s\"} %" PRIu64 "\n", names[g],
+				    m->kube[i].resource,
+				    g == 0 ? (uint64_t)m->kube[i].synced :
+				    g == 1 ? m->kube[i].objects : m->kube[i].invalid);
+		}
+	}
 	if (m->ca_issuer != 0 || m->ca_anchor != 0) {
 		strbuf_puts(out, "# HELP authd_ca_expiry_seconds Seconds until a CA certificate "
 		    "expires: the issuer signing this node's SVIDs, and the trust anchor that "
@@ -482,6 +514,25 @@ metrics_render(const struct metrics *m, int64_t now, struct strbuf *out)
 		strbuf_printf(out, "authd_ca_expiry_seconds{cert=\"trust_anchor\"} %" PRId64 "\n",
 		    seconds_left(m->ca_anchor, now));
 	}
+}
+
+void
+metrics_kube(struct metrics *m, const char *resource, int synced, uint64_t objects,
+    uint64_t invalid)
+{
+	size_t i;
+
+	if (m == NULL || resource == NULL || strlen(resource) >= sizeof(m->kube[0].resource))
+		return;
+	for (i = 0; i < METRICS_KUBE_KINDS; i++)
+		if (m->kube[i].resource[0] == '\0' || strcmp(m->kube[i].resource, resource) == 0)
+			break;
+	if (i == METRICS_KUBE_KINDS)
+		return;
+	memcpy(m->kube[i].resource, resource, strlen(resource) + 1);
+	m->kube[i].synced = synced;
+	m->kube[i].objects = objects;
+	m->kube[i].invalid = invalid;
 }
 
 void

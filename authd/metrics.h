@@ -42,6 +42,12 @@ enum metrics_counter {
 	METRICS_SVID_ISSUED,		/* authd_svid_issued_total */
 	/* labels: result ("ok", "failed"); no direction */
 	METRICS_CONFIG_RELOADS,		/* authd_config_reloads_total */
+	/* labels: resource ("pods", "namespaces", "allowlists", "events"), code ("200", "410", "error") */
+	METRICS_KUBE_REQUESTS,		/* authd_kube_requests_total */
+	/* labels: resource, reason ("start", "too-old", "error") */
+	METRICS_KUBE_RELISTS,		/* authd_kube_relists_total */
+	/* labels: resource, type ("added", "modified", "deleted", "bookmark", "error") */
+	METRICS_KUBE_EVENTS,		/* authd_kube_watch_events_total */
 	METRICS_COUNTER_COUNT_,
 };
 
@@ -82,6 +88,17 @@ void metrics_state(struct metrics *m, int ready, int draining);
 void metrics_reload(struct metrics *m, int ok);
 /* authd_workloads_refused: workloads of the file or registry not served (/readyz says why). */
 void metrics_refused(struct metrics *m, uint64_t n);
+
+/* Kinds of Kubernetes object authd watches: at most this many gauges of each. */
+#define METRICS_KUBE_KINDS 3
+/*
+ * authd_kube_synced{resource} (1 once a LIST completed; it stays 1 while a
+ * watch reconnects), authd_kube_objects{resource} (held now) and
+ * authd_kube_invalid{resource} (held but unusable: a pod that cannot be a
+ * workload, an AllowList the policy parser refuses). Shown once set.
+ */
+void metrics_kube(struct metrics *m, const char *resource, int synced, uint64_t objects,
+    uint64_t invalid);
 
 /*
  * Add src's counters, bytes and active connections into dst (one loop's

@@ -241,3 +241,44 @@ kube_request_head(struct strbuf *sb, const char *method, const struct kube_serve
 		    body_len);
 	strbuf_puts(sb, "\r\n");
 }
+
+static void
+json_member(struct strbuf *sb, const char *key, const char *v, bool comma)
+{
+	strbuf_printf(sb, "%s\"%s\":", comma ? "," : "", key);
+	strbuf_json_string(sb, v, strlen(v));
+}
+
+void
+kube_event_body(struct strbuf *sb, const struct kube_object *o, const char *node,
+    const char *reason, const char *message, const char *now_rfc3339)
+{
+	char name[254];
+	long long gen = o->kind == KUBE_ALLOWLISTS ? (long long)o->u.al.generation : 0;
+
+	/* A DNS subdomain of at most 253: name (150) "." "g" generation (20) "." node (80). */
+	util_format(name, sizeof(name), "%.150s.g%lld.%.80s", o->name, gen, node);
+	strbuf_puts(sb, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{");
+	json_member(sb, "name", name, false);
+	strbuf_puts(sb, "},\"involvedObject\":{");
+	json_member(sb, "apiVersion", o->kind == KUBE_ALLOWLISTS ? "authd.io/v1" : "v1", false);
+	json_member(sb, "kind", o->kind == KUBE_ALLOWLISTS ? "AllowList" : "Pod", true);
+	json_member(sb, "name", o->name, true);
+	if (o->ns[0] != '\0')
+		json_member(sb, "namespace", o->ns, true);
+	json_member(sb, "uid", o->uid, true);
+	json_member(sb, "resourceVersion", o->rv, true);
+	strbuf_puts(sb, "}");
+	json_member(sb, "type", "Warning", true);
+	json_member(sb, "reason", reason, true);
+	json_member(sb, "message", message, true);
+	strbuf_puts(sb, ",\"source\":{");
+	json_member(sb, "component", "authd", false);
+	json_member(sb, "host", node, true);
+	strbuf_puts(sb, "}");
+	json_member(sb, "reportingComponent", "authd.io/authd", true);
+	json_member(sb, "reportingInstance", node, true);
+	json_member(sb, "firstTimestamp", now_rfc3339, true);
+	json_member(sb, "lastTimestamp", now_rfc3339, true);
+	strbuf_puts(sb, ",\"count\":1}");
+}

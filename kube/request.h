@@ -76,4 +76,15 @@ void kube_request_head(struct strbuf *sb, const char *method, const struct kube_
     const char *path, const uint8_t *token, size_t token_len, const char *content_type,
     size_t body_len);
 
+/*
+ * A core/v1 Event (POST /api/v1/namespaces/NS/events) saying that object o
+ * was refused: type Warning, the given reason and message, involvedObject
+ * naming o (kind AllowList, apiVersion authd.io/v1), source and reporting
+ * instance the node, both timestamps now (RFC 3339). Its name is derived
+ * from o's name, generation and the node, so each node reports each
+ * generation once (a second POST is 409 AlreadyExists).
+ */
+void kube_event_body(struct strbuf *sb, const struct kube_object *o, const char *node,
+    const char *reason, const char *message, const char *now_rfc3339);
+
 #endif

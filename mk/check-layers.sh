@@ -29,11 +29,11 @@ declare -A USES=(
 declare -A RANK=(
 	[log]=0 [config]=0 [metrics]=0 [accesslog]=0 [admin]=0
 	[trust]=1 [ident]=1 [served]=1 [bound]=1
-	[conn]=2
+	[conn]=2 [kube_http]=2
 	[listener]=3 [inbound]=3 [outbound]=3
 	[worker]=4
-	[issuance]=5
-	[daemon]=6 [reconcile]=6 [ca_watch]=6 [admin_api]=6
+	[issuance]=5 [kube_watch]=5
+	[daemon]=6 [reconcile]=6 [ca_watch]=6 [admin_api]=6 [kube_sync]=6
 	[dev]=7 [main]=7
 )
 LAYER_NAMES=(support values connections directions loops issuance composition entry)
