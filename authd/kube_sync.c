@@ -322,17 +322,23 @@ al_apply(struct kube_sync *k)
 		goto out;
 	}
 	nr = na = 0;
+	actor.now = clock_now_ms() / 1000;
 	for (size_t i = 0; i < k->al.n; i++) {
 		struct kube_entry *e = &k->al.v[i];
 
 		if (!e->has_good)
 			continue;
-		memcpy(rules + nr, e->good.rules, e->good.n * sizeof(*rules));
-		nr += e->good.n;
-		memcpy(audit + na, e->good.audit, e->good.naudit * sizeof(*audit));
-		na += e->good.naudit;
+		/*
+		 * A rule past its expiry allows nothing, and the store refuses
+		 * to be given one: leave it out, or one stale rule would stop
+		 * every later change on every node.
+		 */
+		for (size_t j = 0; j < e->good.n; j++)
+			if (e->good.rules[j].expires == 0 || e->good.rules[j].expires > actor.now)
+				rules[nr++] = e->good.rules[j];
+		for (size_t j = 0; j < e->good.naudit; j++)
+			audit[na++] = e->good.audit[j];
 	}
-	actor.now = clock_now_ms() / 1000;
 	r = policy_apply(k->d->store, rules, nr, audit, na, false, NULL, NULL, &changes, &actor);
 	if (r != 0) {
 		util_format(err, sizeof(err), "cannot apply the AllowLists (%zu rules): %s", nr,
