@@ -156,7 +156,7 @@ def probe(kind, path):
     ok(g.get("path") == path and port == probe_port,
        f"{kind}: GET {path} on the probes port {probe_port}", f"{g}")
     return p
-sp = probe("startupProbe", "/readyz")
+sp = probe("startupProbe", "/healthz")
 probe("readinessProbe", "/readyz")
 probe("livenessProbe", "/healthz")
 ok(sp.get("failureThreshold", 3) * sp.get("periodSeconds", 10) >= 120,
