@@ -1618,8 +1618,8 @@ TEST(list_pages)
 	/* The last page: no continue. Empty pages: [], null, absent. */
 	static const char *const empties[] = {
 		"{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}",
-		"{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\",\"continue\":\"\"},"
-		"\"items\":null}",
+		("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\",\"continue\":\"\"},"
+		 "\"items\":null}"),
 		"{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\",\"continue\":null}}",
 	};
 	for (size_t i = 0; i < AD_ARRAY_LEN(empties); i++) {
