@@ -33,7 +33,12 @@ kube__allowlist_decode(const json_t *o, const char *name, struct kube_allowlist 
 		json_decref(doc);
 		return KUBE_E_NOMEM;
 	}
-	text = json_dumps(doc, JSON_COMPACT);
+	/*
+	 * ASCII only: YAML reads a raw U+0085 (NEL) inside a quoted scalar as a
+	 * line break and folds it to a space; a \u escape it decodes verbatim,
+	 * so the parser sees the strings the API server holds.
+	 */
+	text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(doc);
 	if (text == NULL)
 		return KUBE_E_NOMEM;

@@ -145,8 +145,10 @@ kube_pod_workload(const struct kube_object *o, bool ns_enrolled, struct workload
 		why = &dummy;
 	*why = NULL;
 	memset(w, 0, sizeof(*w));
-	if (o->kind != KUBE_PODS)
+	if (o->kind != KUBE_PODS) {
+		*why = "the object is not a pod";
 		return -EINVAL;
+	}
 	if (strcmp(p->enroll, KUBE_ENROLL_OFF) == 0) {
 		*why = "the pod opts out (label " KUBE_ENROLL_OFF ")";
 		return 0;

@@ -183,14 +183,14 @@ put_base(struct strbuf *sb, const struct kube_query *q)
 {
 	switch (q->kind) {
 	case KUBE_PODS:
+		/*
+		 * The node name goes inside the selector, then the selector into
+		 * the query: encoded straight into sb, so a long name is never cut
+		 * short into a selector for another node.
+		 */
 		strbuf_puts(sb, "/api/v1/pods?fieldSelector=");
-		{
-			/* The node name goes inside the selector, then the selector into the query. */
-			char sel[16 + KUBE_NAME_MAX + 1];
-
-			util_format(sel, sizeof(sel), "spec.nodeName=%s", q->node ? q->node : "");
-			put_query(sb, sel);
-		}
+		put_query(sb, "spec.nodeName=");
+		put_query(sb, q->node ? q->node : "");
 		strbuf_puts(sb, "&");
 		break;
 	case KUBE_NAMESPACES:

@@ -94,17 +94,28 @@ body(struct kube_resp *r, const uint8_t *p, size_t n, kube_resp_fn fn, void *arg
 
 	if (!lines_mode(r))
 		return append(r, p, n);
+	/*
+	 * A CRLF ends a line too. A CR is held back (r->cr) until the next byte
+	 * shows whether it ends the line, so a line of max bytes ended by CRLF
+	 * fits, as one ended by LF does, and the buffer never holds more than max.
+	 */
+	if (r->cr && n > 0) {
+		r->cr = false;
+		if (p[0] != '\n' && (err = append(r, (const uint8_t *)"\r", 1)) != 0)
+			return err;
+	}
 	while (n > 0) {
 		const uint8_t *nl = memchr(p, '\n', n);
 		size_t take = nl ? (size_t)(nl - p) : n;
+		bool cr = take > 0 && p[take - 1] == '\r';
 
-		if ((err = append(r, p, take)) != 0)
+		if ((err = append(r, p, cr ? take - 1 : take)) != 0)
 			return err;
-		if (nl == NULL)
+		if (nl == NULL) {
+			r->cr = cr;
 			return 0;
-		/* A CRLF ends a line too; empty lines are keep-alives. */
-		if (r->len > 0 && r->buf[r->len - 1] == '\r')
-			r->len--;
+		}
+		/* Empty lines are keep-alives. */
 		if (r->len > 0 && (err = fn(arg, r, r->buf, r->len)) != 0)
 			return err;
 		r->len = 0;
@@ -122,7 +133,7 @@ body_end(struct kube_resp *r, kube_resp_fn fn, void *arg)
 
 	r->done = true;
 	if (lines_mode(r)) {
-		if (r->len > 0)
+		if (r->len > 0 || r->cr)
 			return KUBE_E_TRUNCATED;
 		return 0;
 	}
@@ -345,7 +356,8 @@ kube_resp_feed(struct kube_resp *r, const uint8_t *p, size_t n, kube_resp_fn fn,
 		p += head_len - old;
 		n -= head_len - old;
 		r->len = 0;
-		if (r->has_length && r->length > limit(r))
+		/* In LINES mode max bounds each line, not the body: body() checks those. */
+		if (r->has_length && !lines_mode(r) && r->length > limit(r))
 			return KUBE_E_TOO_BIG;
 		if (r->has_length && r->length == 0 && (err = body_end(r, fn, arg)) != 0)
 			return err;

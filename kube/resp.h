@@ -50,6 +50,7 @@ struct kube_resp {
 	int cstate;
 	uint64_t chunk_left;
 	size_t cline;		/* bytes in the current chunk-size or trailer line */
+	bool cr;		/* LINES: a CR ended the last bytes, not yet in buf */
 	/* The head while it arrives, then the body or the current line. */
 	uint8_t *buf;
 	size_t len, cap;
