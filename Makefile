@@ -3,6 +3,9 @@
 #   make deps    install build dependencies (Debian packages, mbedTLS 3.6)
 #   make         build authctl (and the daemon once it exists) into build/
 #   make test    unit tests under ASan+UBSan, CLI/integration tests, short fuzz runs
+#   make kube-deps  kube-apiserver v1.20.2 and kubectl for the Kubernetes tests
+#                (mk/kube-apiserver.sh: built once into $(DEPS_DIR)/kube, about
+#                9 minutes from scratch; part of make test, not of make deps/dev)
 #   make asan    build everything the tests use with ASan+UBSan (build/asan/)
 #   make fuzz    libFuzzer targets (clang), longer runs: FUZZ_SECONDS=300
 #   make bench   benchmarks (installs the reference proxies too: mk/deps.sh bench;
@@ -95,12 +98,17 @@ FUZZ_SECONDS ?= 300
 # Keep objects make would otherwise treat as intermediate and delete.
 .SECONDARY:
 
-.PHONY: all deps test unit asan fuzz fuzz-build bench dev install check check-layers clean distclean
+.PHONY: all deps kube-deps test unit asan fuzz fuzz-build bench dev install check check-layers clean distclean
 all: $(PROGS) $(TOOL_BINS)
 
 deps:
 	$(Q)mk/deps.sh
 	$(Q)$(if $(MBEDTLS_STAMP),mk/mbedtls.sh $(DEPS_DIR),true)
+
+# After deps: both may run apt-get, which takes one lock.
+kube-deps: deps
+	$(Q)mk/deps.sh kube
+	$(Q)mk/kube-apiserver.sh $(DEPS_DIR)
 
 $(MBEDTLS_STAMP): mk/mbedtls.sh mk/mbedtls_config.h $(wildcard mk/patches/mbedtls-*.patch)
 	$(Q)mk/mbedtls.sh $(DEPS_DIR)
@@ -171,7 +179,7 @@ check-layers: $(BUILD)/lib/libauthd.a
 	$(Q)mk/check-layers.sh
 	$(Q)mk/check-layers.sh --calls $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
 
-test: deps
+test: deps kube-deps
 	$(Q)$(MAKE) --no-print-directory all fuzz-build
 	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory asan
