@@ -48,6 +48,7 @@ kube_pkgs=(
 	etcd-client	# etcdctl: compacts etcd for "resourceVersion too old" tests
 	jq		# JSON in tests/lib/kube.sh and its suites
 	yamllint	# lints the deploy/ manifests
+	python3-yaml	# reads the deploy/ manifests in kube_deploy.sh
 	npm		# fetches kubectl v1.20 (@aws-cdk/asset-kubectl-v20); skipped when npm exists
 )
 for group in "$@"; do
