@@ -52,6 +52,12 @@
 	"# TYPE authd_svid_issued_total counter\n"			\
 	"# HELP authd_config_reloads_total SIGHUP reloads of the config file, by result.\n" \
 	"# TYPE authd_config_reloads_total counter\n"			\
+	"# HELP authd_kube_requests_total Requests to the Kubernetes API server, by resource and HTTP status (\"error\": no response).\n" \
+	"# TYPE authd_kube_requests_total counter\n"			\
+	"# HELP authd_kube_relists_total Full LISTs of a resource, by why: the first, a watch too old to resume, an error.\n" \
+	"# TYPE authd_kube_relists_total counter\n"			\
+	"# HELP authd_kube_watch_events_total Watch events received, by resource and type.\n" \
+	"# TYPE authd_kube_watch_events_total counter\n"		\
 	"# HELP authd_bytes_total Bytes proxied; rx from the peer or app into authd, tx out of authd.\n" \
 	"# TYPE authd_bytes_total counter\n"				\
 	"authd_bytes_total{direction=\"inbound\",way=\"rx\"} 0\n"	\
@@ -172,6 +178,12 @@ TEST(test_scenario)
 	    "# TYPE authd_config_reloads_total counter\n"
 	    "authd_config_reloads_total{result=\"failed\"} 2\n"
 	    "authd_config_reloads_total{result=\"ok\"} 1\n"
+	    "# HELP authd_kube_requests_total Requests to the Kubernetes API server, by resource and HTTP status (\"error\": no response).\n"
+	    "# TYPE authd_kube_requests_total counter\n"
+	    "# HELP authd_kube_relists_total Full LISTs of a resource, by why: the first, a watch too old to resume, an error.\n"
+	    "# TYPE authd_kube_relists_total counter\n"
+	    "# HELP authd_kube_watch_events_total Watch events received, by resource and type.\n"
+	    "# TYPE authd_kube_watch_events_total counter\n"
 	    "# HELP authd_bytes_total Bytes proxied; rx from the peer or app into authd, tx out of authd.\n"
 	    "# TYPE authd_bytes_total counter\n"
 	    "authd_bytes_total{direction=\"inbound\",way=\"rx\"} 1500\n"

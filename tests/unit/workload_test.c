@@ -283,7 +283,7 @@ TEST(codec_bounds)
 	/* Every field full: exactly WORKLOAD_RECORD_MAX (encode does not validate). */
 	memset(&w, 'a', sizeof(w));
 	w.name[sizeof(w.name) - 1] = w.ns[sizeof(w.ns) - 1] = w.sa[sizeof(w.sa) - 1] = '\0';
-	w.listen[sizeof(w.listen) - 1] = '\0';
+	w.listen[sizeof(w.listen) - 1] = w.pod_uid[sizeof(w.pod_uid) - 1] = '\0';
 	w.n_apps = WORKLOAD_APPS_MAX;
 	for (size_t i = 0; i < WORKLOAD_APPS_MAX; i++)
 		w.apps[i][sizeof(w.apps[i]) - 1] = '\0';
